@@ -1,0 +1,54 @@
+#pragma once
+// Interned names (node ids and field names) for compact CRDT state.
+//
+// Invariants: a name, once interned, keeps its id for the life of the process;
+// two ids are equal exactly when their names are equal; id 0 is the empty name.
+// Reads (`name`) are lock-free and safe while another thread interns; the table
+// is bounded (`capacity`), so untrusted input cannot grow it without limit:
+// `intern` returns nullopt when the table is full or the name is too long.
+// Ids are process-local: anything that leaves the process (digests, the wire,
+// Redis) uses the names.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace horao::crdt {
+
+class symbol_table {
+ public:
+  static constexpr std::uint32_t chunk_size = 1024;
+  static constexpr std::uint32_t chunk_count = 64;
+  static constexpr std::uint32_t capacity = chunk_size * chunk_count;
+  static constexpr std::size_t max_name_length = 255;
+
+  symbol_table();
+  symbol_table(const symbol_table&) = delete;
+  symbol_table& operator=(const symbol_table&) = delete;
+
+  std::optional<std::uint32_t> intern(std::string_view name);
+  std::optional<std::uint32_t> find(std::string_view name) const;
+  const std::string& name(std::uint32_t id) const {
+    return chunks_[id / chunk_size].load(std::memory_order_acquire)[id % chunk_size];
+  }
+  std::uint32_t size() const { return size_.load(std::memory_order_acquire); }
+
+ private:
+  mutable std::mutex mutex_;
+  std::array<std::atomic<std::string*>, chunk_count> chunks_{};
+  std::array<std::unique_ptr<std::string[]>, chunk_count> owned_{};
+  std::unordered_map<std::string_view, std::uint32_t> ids_;
+  std::atomic<std::uint32_t> size_{0};
+};
+
+// The two process-wide tables.
+symbol_table& node_names();
+symbol_table& field_names();
+
+}  // namespace horao::crdt

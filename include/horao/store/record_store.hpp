@@ -1,0 +1,163 @@
+#pragma once
+// The replicated record store (DESIGN §3): every record of the LWW map, the
+// change log, per-kind listings, the state digest and the subscribers.
+//
+// Invariants:
+//  * keys are "kind/id"; the store does not validate them (domain/ does for
+//    local writes, replication/ for remote ones) beyond splitting on '/'.
+//  * every change (a local write, or a merge that changed something) gets the
+//    next local sequence number; the change log holds exactly one live entry
+//    per key, the newest, so "everything since N" is a range scan and changes
+//    a slow reader has not seen yet coalesce per key.
+//  * the sequence never goes backwards, even across tombstone purges and
+//    restarts (restore_sequence).
+//  * digest() is the sum modulo 2^128 of hash_record(key, state) over all
+//    records, tombstones included, kept up to date on every change.
+//  * subscribers are called synchronously after each change is applied, in
+//    subscription order; a subscriber may unsubscribe (itself or another)
+//    while being called.
+//  * single-threaded: owned by one event loop, no locks.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "horao/crdt/clock.hpp"
+#include "horao/crdt/digest.hpp"
+#include "horao/crdt/record.hpp"
+
+namespace horao::store {
+
+struct stored_record {
+  crdt::record state;
+  std::uint64_t seq = 0;      // local sequence of the newest change
+  crdt::hash128 hash;         // hash_record(key, state)
+  crdt::node_id origin = 0;   // the node whose change made this state (self for local writes)
+};
+
+// What subscribers see after a change.
+struct change {
+  std::string_view key;
+  const stored_record& entry;
+  bool was_alive;  // before the change
+};
+
+enum class merge_outcome { changed, unchanged, rejected_clock };
+
+// Hashes std::string and std::string_view alike, for lookups without a copy.
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+// Splits "kind/id"; a key without '/' is all kind and no id.
+std::pair<std::string_view, std::string_view> split_key(std::string_view key);
+
+class record_store {
+ public:
+  using subscriber = std::function<void(const change&)>;
+  using subscription = std::uint64_t;
+
+  explicit record_store(crdt::hybrid_clock& clock);
+  record_store(const record_store&) = delete;
+  record_store& operator=(const record_store&) = delete;
+
+  // ---- local writes (the caller validated them) ----
+  struct put_result {
+    const stored_record* entry;
+    bool created;  // false: replaced a live record
+  };
+  put_result put(std::string_view key, std::span<const crdt::field_write> fields);
+  // nullptr when there is no live record under `key`.
+  const stored_record* patch(std::string_view key, std::span<const crdt::field_write> fields);
+  // false when there is no live record under `key`.
+  bool remove(std::string_view key);
+
+  // ---- replication ----
+  // Merges a remote state; refuses it whole when any of its stamps is beyond
+  // the clock's tolerated skew. `from` is the sending node.
+  merge_outcome merge(std::string_view key, const crdt::record& remote, crdt::node_id from);
+
+  // ---- recovery: no notifications, no new sequence numbers ----
+  void restore(std::string_view key, crdt::record state, std::uint64_t seq);
+  void restore_sequence(std::uint64_t seq);
+
+  // ---- reads ----
+  const stored_record* find(std::string_view key) const;
+  const stored_record* find_alive(std::string_view key) const;
+  // Visits live records of `kind` with id > `after`, in id order, until
+  // `visit(id, entry)` returns false.
+  void for_each_alive(std::string_view kind, std::string_view after,
+                      const std::function<bool(std::string_view id, const stored_record&)>& visit) const;
+  std::size_t count_alive(std::string_view kind) const;
+  std::vector<std::pair<std::string, std::size_t>> alive_counts() const;
+  // Visits changes with seq > `since` in sequence order until `visit` returns false.
+  void changes_since(std::uint64_t since,
+                     const std::function<bool(std::uint64_t seq, std::string_view key, const stored_record&)>&
+                         visit) const;
+  // The oldest sequence the change log can still replay from without a gap:
+  // changes_since(s) is complete for every s >= oldest_replayable().
+  std::uint64_t oldest_replayable() const { return purged_up_to_; }
+
+  std::uint64_t seq() const { return seq_; }
+  crdt::hash128 digest() const { return digest_; }
+  crdt::hash128 kind_digest(std::string_view kind) const;
+  std::size_t size() const { return records_.size(); }
+  crdt::hybrid_clock& clock() { return clock_; }
+  const crdt::hybrid_clock& clock() const { return clock_; }
+
+  // ---- tombstones ----
+  // Drops dead records deleted before `deleted_before_us`, at most `max`.
+  std::size_t purge_tombstones(std::int64_t deleted_before_us, std::size_t max);
+
+  // ---- subscribers ----
+  subscription subscribe(subscriber fn);
+  void unsubscribe(subscription id);
+
+ private:
+  using map_type = std::unordered_map<std::string, stored_record, string_hash, std::equal_to<>>;
+  using node_type = map_type::value_type;
+
+  struct kind_index {
+    std::set<std::string_view> alive_ids;  // views into the map's keys
+    crdt::hash128 digest;
+  };
+  struct log_entry {
+    std::uint64_t seq;
+    node_type* node;  // null once purged; stale when node->second.seq != seq
+  };
+
+  node_type& slot(std::string_view key, bool& inserted);
+  kind_index& kind_entry(std::string_view kind);
+  // Called after `node`'s state changed: new seq, hash, indices, log, notify.
+  void commit_change(node_type& node, bool was_alive, crdt::node_id origin);
+  void index_liveness(node_type& node, bool was_alive);
+  void compact_log();
+  void notify(const change& c);
+
+  crdt::hybrid_clock& clock_;
+  map_type records_;
+  std::unordered_map<std::string, kind_index, string_hash, std::equal_to<>> kinds_;
+  std::vector<log_entry> log_;
+  std::size_t stale_log_entries_ = 0;
+  std::uint64_t seq_ = 0;
+  std::uint64_t purged_up_to_ = 0;
+  crdt::hash128 digest_;
+
+  // A deque: subscribing from inside a notification must not move the
+  // function being called.
+  std::deque<std::pair<subscription, subscriber>> subscribers_;
+  subscription next_subscription_ = 1;
+  int notifying_ = 0;
+  bool unsubscribed_while_notifying_ = false;
+};
+
+}  // namespace horao::store

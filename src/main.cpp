@@ -1,0 +1,2 @@
+// Placeholder until app/daemon lands.
+int main() { return 0; }
