@@ -3,23 +3,100 @@
 #include <chrono>
 #include <memory>
 
-#include <nlohmann/json.hpp>
-
+#include "horao/api/access.hpp"
+#include "horao/api/batch.hpp"
+#include "horao/api/changes.hpp"
+#include "horao/api/cluster.hpp"
 #include "horao/api/errors.hpp"
+#include "horao/api/exchange.hpp"
+#include "horao/api/listing.hpp"
+#include "horao/api/operations.hpp"
+#include "horao/api/resource_handlers.hpp"
+#include "horao/api/routes.hpp"
+#include "horao/api/tree.hpp"
 
 namespace horao::api {
 namespace {
 
-using nlohmann::json;
-
-response json_response(int status, const json& body) {
-  response r;
-  r.status = status;
-  r.body = body.dump();
-  return r;
+// 403 for what the role may never do on this route, before any record is read.
+std::optional<api_error> role_refusal(const principal& who, const route_match& m, unsigned method) {
+  const auto forbidden = [](std::string why) { return api_error{403, "forbidden", std::move(why), ""}; };
+  switch (m.route->id) {
+    case route_id::cluster_sync:
+      if (who.role != role::admin) return forbidden("only an admin token may trigger a sync");
+      break;
+    case route_id::batch:
+      if (who.role == role::reader) return forbidden("a reader token may not write");
+      break;
+    case route_id::collection:
+      if (!may_read_kind(who, m.kind->kind))
+        return forbidden("this token may not read " + std::string(m.kind->collection));
+      break;
+    case route_id::resource:
+      if (method == m_get ? !may_read_kind(who, m.kind->kind) : !may_write_kind(who, m.kind->kind))
+        return forbidden("this token may not " + std::string(method == m_get ? "read " : "write ") +
+                         std::string(m.kind->collection));
+      break;
+    default:
+      break;
+  }
+  return std::nullopt;
 }
 
-std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+// Parameters a route does not know are refused here; a listing's field
+// filters are checked by the listing against the kind's schema.
+std::optional<api_error> unknown_parameter(const route_def& route, const query_params& query) {
+  if (route.field_filters) return std::nullopt;
+  for (const auto& p : query.all()) {
+    bool known = false;
+    for (auto name : route.query) known = known || name == p.name;
+    if (!known) return bad_query(p.name, "unknown parameter");
+  }
+  return std::nullopt;
+}
+
+void dispatch(router_context& ctx, exchange& ex, unsigned method) {
+  switch (ex.route.route->id) {
+    case route_id::healthz:
+      return get_healthz(ctx, ex);
+    case route_id::readyz:
+      return get_readyz(ctx, ex);
+    case route_id::metrics:
+      return get_metrics(ctx, ex);
+    case route_id::openapi:
+      return get_openapi(ctx, ex);
+    case route_id::cluster:
+      return get_cluster(ctx, ex);
+    case route_id::cluster_sync:
+      return post_cluster_sync(ctx, ex);
+    case route_id::changes:
+      return list_changes(ctx, ex);
+    case route_id::batch:
+      return post_batch(ctx, ex);
+    case route_id::collection:
+      return list_collection(ctx, ex);
+    case route_id::tree:
+      return get_tree(ctx, ex);
+    case route_id::resource:
+      switch (method) {
+        case m_get:
+          return get_resource(ctx, ex);
+        case m_put:
+          return put_resource(ctx, ex);
+        case m_patch:
+          return patch_resource(ctx, ex);
+        default:
+          return delete_resource(ctx, ex);
+      }
+  }
+}
+
+response unauthorized() {
+  response r =
+      error_response(401, "unauthorized", "a valid bearer token is required (Authorization: Bearer TOKEN)");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
 
 }  // namespace
 
@@ -28,36 +105,72 @@ router::router(router_context context) : ctx_(std::move(context)) {
                         "HTTP requests answered, by route template, method and status");
   ctx_.metrics.describe("horao_http_request_duration_seconds", app::metric_type::histogram,
                         "Time from request parsed to response ready, by route template");
+  register_store_gauges(ctx_);
 }
 
 void router::handle(const request& req, responder respond) {
   const auto started = std::chrono::steady_clock::now();
-  const std::string_view path = path_of(req.target);
-  std::string route = "unknown";
-  auto finish = [&, started](response r, std::string_view route_name) {
+  const std::string_view target = req.target;
+  const auto question = target.find('?');
+  const std::string_view path = target.substr(0, question);
+  const std::string_view query_text =
+      question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+  const unsigned method = method_of(req.method);
+
+  auto matched = match_route(path);
+  const route_match* m = std::get_if<route_match>(&matched);
+  // Labels are static strings: a deferred reply may outlive this call.
+  const std::string_view route_label = m ? m->route->path : std::string_view("unmatched");
+  const std::string_view method_label = method_name(method);
+  auto answered = std::make_shared<bool>(false);
+  responder reply = [&metrics = ctx_.metrics, route_label, method_label, started, answered,
+                     respond = std::move(respond)](response r) {
+    if (*answered) return;
+    *answered = true;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const std::string status = std::to_string(r.status);
-    ctx_.metrics.counter_add("horao_http_requests_total",
-                             {{"route", route_name}, {"method", req.method}, {"status", status}});
-    ctx_.metrics.histogram_observe("horao_http_request_duration_seconds", {{"route", route_name}}, seconds);
+    metrics.counter_add("horao_http_requests_total",
+                        {{"route", route_label}, {"method", method_label}, {"status", status}});
+    metrics.histogram_observe("horao_http_request_duration_seconds", {{"route", route_label}}, seconds);
     respond(std::move(r));
   };
 
-  if (path == "/healthz") return finish(json_response(200, {{"status", "ok"}}), "/healthz");
-  if (path == "/readyz") {
-    std::string reason;
-    if (!ctx_.loaded(&reason)) return finish(json_response(503, {{"status", "loading"}, {"reason", reason}}), "/readyz");
-    if (!ctx_.durability.accepting_writes(&reason))
-      return finish(json_response(503, {{"status", "unavailable"}, {"reason", reason}}), "/readyz");
-    return finish(json_response(200, {{"status", "ready"}}), "/readyz");
+  try {
+    // A token is checked before any route error on a path that needs one:
+    // without it, a client learns nothing, not even which paths exist.
+    const bool needs_token = !m || m->route->needs_token;
+    const principal* who = &open_principal();
+    if (needs_token && ctx_.tokens) {
+      who = ctx_.tokens->authenticate(req.authorization);
+      if (!who) return reply(unauthorized());
+    }
+    if (!m) return reply(error_response(std::get<api_error>(matched)));
+    if (!(m->route->methods & method)) {
+      response r = error_response(405, "method_not_allowed",
+                                  "method not allowed here; allowed: " + allow_header(m->route->methods));
+      r.headers.emplace_back("Allow", allow_header(m->route->methods));
+      return reply(std::move(r));
+    }
+    if (auto e = role_refusal(*who, *m, method)) return reply(error_response(*e));
+    auto query = query_params::parse(query_text);
+    if (auto* e = std::get_if<api_error>(&query)) return reply(error_response(*e));
+    const query_params& params = std::get<query_params>(query);
+    if (auto e = unknown_parameter(*m->route, params)) return reply(error_response(*e));
+    if (m->route->needs_token) {
+      std::string reason;
+      if (!ctx_.loaded(&reason)) return reply(error_response(503, "unavailable", "still loading: " + reason));
+    }
+    if (req.body.size() > ctx_.config.max_body_bytes)
+      return reply(error_response(
+          413, "body_too_large",
+          "body larger than MAX_BODY_BYTES (" + std::to_string(ctx_.config.max_body_bytes) + " bytes)"));
+    exchange ex{req, *m, params, *who, reply};
+    dispatch(ctx_, ex, method);
+  } catch (const std::exception&) {
+    // A bug or an allocation failure: never let it reach the session, and
+    // never say more than that it happened.
+    if (!*answered) reply(error_response(500, "internal", "internal error"));
   }
-  if (path == "/metrics") {
-    response r;
-    r.body = ctx_.metrics.render();
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    return finish(std::move(r), "/metrics");
-  }
-  finish(error_response(404, "unknown_collection", "no route for " + std::string(path)), route);
 }
 
 }  // namespace horao::api

@@ -30,7 +30,10 @@ hlc hybrid_clock::tick() {
 }
 
 bool hybrid_clock::acceptable(const hlc& remote) const {
-  return max_forward_skew_us_ <= 0 || remote.wall_us - time_.now_us() <= max_forward_skew_us_;
+  if (max_forward_skew_us_ <= 0) return true;
+  const std::int64_t now = time_.now_us();
+  // Compared without computing now + skew, which a huge limit would overflow.
+  return remote.wall_us <= now || remote.wall_us - now <= max_forward_skew_us_;
 }
 
 observe_result hybrid_clock::observe(const hlc& remote) {

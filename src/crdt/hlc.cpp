@@ -111,7 +111,8 @@ std::optional<hlc> parse_hlc(std::string_view text) {
   const auto at = text.find('@', slash == std::string_view::npos ? 0 : slash);
   if (slash == std::string_view::npos || at == std::string_view::npos) return std::nullopt;
   auto wall = parse_time_us(text.substr(0, slash));
-  if (!wall) return std::nullopt;
+  // The same range the codec accepts: no stamp before the epoch or after 9999.
+  if (!wall || *wall < 0 || *wall > max_wall_us) return std::nullopt;
   const std::string_view counter_text = text.substr(slash + 1, at - slash - 1);
   std::uint32_t counter = 0;
   auto [end, ec] = std::from_chars(counter_text.data(), counter_text.data() + counter_text.size(), counter);

@@ -10,8 +10,8 @@
 namespace horao::api {
 
 struct request {
-  std::string method;         // "GET", "PUT", ...
-  std::string target;         // path and query, e.g. "/v1/servers?limit=10"
+  std::string method;  // "GET", "PUT", ...
+  std::string target;  // path and query, e.g. "/v1/servers?limit=10"
   std::string body;
   std::string content_type;   // Content-Type header, as sent
   std::string authorization;  // Authorization header, as sent

@@ -1,36 +1,33 @@
 #pragma once
 // Request in, response out, no sockets (DESIGN §1): every HTTP route of
-// API.md is answered here, so most API tests run in-process.
+// API.md that is not a WebSocket is answered here, so most API tests run
+// in-process.
 //
-// Invariants: `respond` is called exactly once per request; a request that is
-// refused changes nothing; requests are counted in /metrics by route
-// template (never by raw path, which would let clients create series) and
-// status, with a latency histogram.
+// Order of checks, each refusal changing nothing:
+//   route (404 unknown_collection, 400 invalid_id) -> token (401; before any
+//   route error on a path that needs one) -> method (405 + Allow) -> role
+//   (403) -> query (400 bad_query) -> loading (503) -> body size (413) ->
+//   the handler (415, 400, 404, 412, 409, 422, 503).
+//
+// Invariants: `respond` is called exactly once per request; requests are
+// counted in /metrics by route template (never by raw path, which would let
+// clients create series), method (unknown ones as OTHER) and status, with a
+// latency histogram; no exception escapes handle() (an unexpected one is a
+// 500 with code "internal").
 
-#include <functional>
-#include <string>
-
+#include "horao/api/context.hpp"
 #include "horao/api/http.hpp"
-#include "horao/app/config.hpp"
-#include "horao/app/metrics.hpp"
-#include "horao/store/durability.hpp"
-#include "horao/store/record_store.hpp"
 
 namespace horao::api {
 
-struct router_context {
-  store::record_store& store;
-  store::durability& durability;
-  app::metric_registry& metrics;
-  const app::config& config;
-  // Whether recovery has finished; fills `reason` when not.
-  std::function<bool(std::string* reason)> loaded = [](std::string*) { return true; };
-};
-
 class router {
  public:
+  // Registers the router's metric families and scrape-time gauges (records
+  // by kind, local sequence, store size, orphans) on context.metrics.
   explicit router(router_context context);
   void handle(const request& req, responder respond);
+
+  const router_context& context() const { return ctx_; }
 
  private:
   router_context ctx_;

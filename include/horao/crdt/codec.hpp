@@ -5,10 +5,12 @@
 //   HLC = [wall_us, counter, "node"]
 //
 // Invariants: decode(encode(r)) == r for every canonical record; decode never
-// trusts its input: wrong shapes, negative or oversized numbers, too many
-// fields and over-long names are refused with a message, and whatever it
-// accepts comes back in canonical form. Values are re-serialised compactly so
-// that equal values have equal text on every daemon.
+// trusts its input and never throws: wrong shapes, walls outside 0 ..
+// max_wall_us, counters above 2^32-1, too many fields, over-long or invalid
+// UTF-8 names (CBOR does not validate text) and invalid UTF-8 values are
+// refused with a message, and whatever it accepts comes back in canonical
+// form. Values are re-serialised compactly so that equal values have equal
+// text on every daemon.
 
 #include <optional>
 #include <string>

@@ -9,6 +9,10 @@
 // its new hash added on every change, in O(1).
 // The hash is SipHash-2-4 with 128-bit output and a fixed public key: strong
 // against accidental collisions, which is what comparing replicas needs.
+// hash_record hashes a canonical serialisation made of 64-bit little-endian
+// words (see digest.cpp): texts are length-prefixed and zero-padded to a
+// word, node and field names enter as hash_name(name), so the bytes are the
+// same on every daemon and no byte-by-byte buffering is needed.
 
 #include <cstdint>
 #include <string>
@@ -54,5 +58,9 @@ class siphash128 {
 };
 
 hash128 hash_record(std::string_view key, const record& r);
+
+// A fixed 64-bit hash of a node or field name (the low half of its
+// SipHash-2-4-128 under the digest key), cached per name by the symbol tables.
+std::uint64_t hash_name(std::string_view name);
 
 }  // namespace horao::crdt

@@ -18,6 +18,12 @@ namespace horao::crdt {
 
 using node_id = std::uint32_t;  // id in node_names()
 
+// The largest wall a timestamp may carry: 9999-12-31T23:59:59.999999Z, the
+// last instant the text form (four-digit years) can show. Decoders refuse
+// anything later, so that every accepted stamp prints and parses back, and
+// clock arithmetic near it cannot overflow.
+inline constexpr std::int64_t max_wall_us = 253'402'300'799'999'999;
+
 struct hlc {
   std::int64_t wall_us = 0;    // microseconds since the Unix epoch
   std::uint32_t counter = 0;   // logical counter within one wall_us

@@ -5,9 +5,11 @@
 // two ids are equal exactly when their names are equal; id 0 is the empty name.
 // Reads (`name`) are lock-free and safe while another thread interns; the table
 // is bounded (`capacity`), so untrusted input cannot grow it without limit:
-// `intern` returns nullopt when the table is full or the name is too long.
+// `intern` returns nullopt when the table is full, the name is too long or it
+// is not valid UTF-8 (names end up in JSON).
 // Ids are process-local: anything that leaves the process (digests, the wire,
-// Redis) uses the names.
+// Redis) uses the names, or `hash(id)`, a fixed 64-bit hash of the name that
+// is the same on every daemon (the digest feeds it instead of the text).
 
 #include <array>
 #include <atomic>
@@ -34,18 +36,28 @@ class symbol_table {
 
   std::optional<std::uint32_t> intern(std::string_view name);
   std::optional<std::uint32_t> find(std::string_view name) const;
-  const std::string& name(std::uint32_t id) const {
-    return chunks_[id / chunk_size].load(std::memory_order_acquire)[id % chunk_size];
-  }
+  const std::string& name(std::uint32_t id) const { return slot(id).text; }
+  std::uint64_t hash(std::uint32_t id) const { return slot(id).hash; }
   std::uint32_t size() const { return size_.load(std::memory_order_acquire); }
 
  private:
+  struct entry {
+    std::string text;
+    std::uint64_t hash = 0;
+  };
+  const entry& slot(std::uint32_t id) const {
+    return chunks_[id / chunk_size].load(std::memory_order_acquire)[id % chunk_size];
+  }
+
   mutable std::mutex mutex_;
-  std::array<std::atomic<std::string*>, chunk_count> chunks_{};
-  std::array<std::unique_ptr<std::string[]>, chunk_count> owned_{};
+  std::array<std::atomic<entry*>, chunk_count> chunks_{};
+  std::array<std::unique_ptr<entry[]>, chunk_count> owned_{};
   std::unordered_map<std::string_view, std::uint32_t> ids_;
   std::atomic<std::uint32_t> size_{0};
 };
+
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool valid_utf8(std::string_view text);
 
 // The two process-wide tables.
 symbol_table& node_names();

@@ -1,28 +1,43 @@
 #pragma once
-// Validation of a resource body against its kind's schema (DESIGN §6).
+// Validation of a resource body against its kind's schema (DESIGN §6,
+// schema.hpp).
 //
 // Invariants: validate() is pure: the same body, id and live references give
-// the same answer. It either refuses with one violation (status, code and the
-// JSON pointer of the offending field, per API.md) or returns the body
-// normalised: defaults filled in (status "up", hsn false, ...), nothing
-// unknown kept. The body holds the resource's own fields only: the caller has
-// already removed "kind", "id" and "meta".
+// the same answer. It never throws. It either refuses with one violation
+// (status, code and the JSON pointer of the offending field, per API.md) or
+// returns the body normalised: defaults filled in (status "up", hsn false,
+// ...), integers as int64, times as UTC text (schema.hpp canonical_time),
+// read-only fields (a reservation's status, conflict) and null members
+// dropped, nothing unknown kept. Validating a normalised body again gives it
+// back unchanged. The body holds the resource's own fields only: the caller
+// has already removed "kind", "id" and "meta".
+//
+// Refusals, in the order they are looked for:
+//  * 400 invalid_id: `id` does not match the id pattern;
+//  * 400 bad_json: the body is not a JSON object (field "");
+//  * 422 validation_failed, walking the schema in declaration order, at each
+//    object first its unknown members, then each member: missing required,
+//    wrong type, out of range, bad enum, bad time, too long, too many items;
+//    then "end must be after start";
+//  * 422 validation_failed: the first reference (id or key) that does not
+//    name a live resource, checked only once the whole shape is good.
+// A member whose value is null counts as absent (a required one is then
+// missing).
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <variant>
-
-#include <nlohmann/json.hpp>
 
 #include "horao/domain/kinds.hpp"
 
 namespace horao::domain {
 
 struct violation {
-  int status;            // 400 or 422
-  std::string code;      // "validation_failed", "bad_json", "invalid_id"
-  std::string message;   // for humans: names the field and the accepted form
-  std::string field;     // JSON pointer into the body, e.g. "/cpus/1/cores"
+  int status;           // 400 or 422
+  std::string code;     // "validation_failed", "bad_json", "invalid_id"
+  std::string message;  // for humans: names the field and the accepted form
+  std::string field;    // JSON pointer into the body, e.g. "/cpus/1/cores"
 };
 
 // Answers whether a key ("kind/id") names a live resource.

@@ -16,14 +16,22 @@
 //  * subscribers are called synchronously after each change is applied, in
 //    subscription order; a subscriber may unsubscribe (itself or another)
 //    while being called.
+//  * merging the bottom state (record{}) into a key the store does not hold
+//    changes nothing: the bottom is what "no record" means, so creating an
+//    entry for it would make equal states have different digests.
+//  * pointers to stored_record stay valid until that record is purged.
+//  * the per-kind order is kept lazily: records that came alive are sorted in
+//    by the next listing of their kind (O(k log k) for k of them), so bulk
+//    creations and merges never pay a search per record; count_alive is O(1).
+//  * visitors (for_each_alive, changes_since) must not write to the store.
 //  * single-threaded: owned by one event loop, no locks.
 
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -94,7 +102,8 @@ class record_store {
   const stored_record* find(std::string_view key) const;
   const stored_record* find_alive(std::string_view key) const;
   // Visits live records of `kind` with id > `after`, in id order, until
-  // `visit(id, entry)` returns false.
+  // `visit(id, entry)` returns false. The first listing after many records
+  // of the kind came alive sorts them in (see the invariants above).
   void for_each_alive(std::string_view kind, std::string_view after,
                       const std::function<bool(std::string_view id, const stored_record&)>& visit) const;
   std::size_t count_alive(std::string_view kind) const;
@@ -119,33 +128,71 @@ class record_store {
   std::size_t purge_tombstones(std::int64_t deleted_before_us, std::size_t max);
 
   // ---- subscribers ----
+  // A subscriber added while a change is being notified sees the next change.
   subscription subscribe(subscriber fn);
   void unsubscribe(subscription id);
 
- private:
-  using map_type = std::unordered_map<std::string, stored_record, string_hash, std::equal_to<>>;
-  using node_type = map_type::value_type;
+  ~record_store();
 
-  struct kind_index {
-    std::set<std::string_view> alive_ids;  // views into the map's keys
-    crdt::hash128 digest;
+ private:
+  // One per key, with its key text right behind it in the same allocation;
+  // never moved, so the change log, the kind indices and callers may point
+  // at it. Defined in record_store.cpp.
+  struct node;
+  // Per kind: the live records in id order and the kind's digest.
+  struct kind_index;
+  static node* make_node(std::string_view key, kind_index* kind);
+  static void free_node(node* n);
+
+  // Key -> node: open addressing with linear probing over (hash, node)
+  // slots. The stored hash answers most probes without touching the node,
+  // so a lookup costs about one cache miss in the table and one in the node.
+  class key_table {
+   public:
+    key_table() = default;
+    key_table(const key_table&) = delete;
+    key_table& operator=(const key_table&) = delete;
+    node* find(std::string_view key, std::uint64_t hash) const;
+    void insert(node* n, std::uint64_t hash);  // the key must be absent
+    void erase(std::string_view key, std::uint64_t hash);
+    std::size_t size() const { return size_; }
+    template <typename F>
+    void for_each(F&& f) const {
+      for (const auto& s : slots_)
+        if (s.n) f(s.n);
+    }
+
+   private:
+    struct slot {
+      std::uint64_t hash = 0;
+      node* n = nullptr;  // null: empty
+    };
+    void grow();
+    std::vector<slot> slots_;
+    std::size_t size_ = 0;
   };
+
   struct log_entry {
     std::uint64_t seq;
-    node_type* node;  // null once purged; stale when node->second.seq != seq
+    node* n;  // null once purged; stale when n->entry.seq != seq
   };
 
-  node_type& slot(std::string_view key, bool& inserted);
+  static std::uint64_t hash_key(std::string_view key) { return std::hash<std::string_view>{}(key); }
   kind_index& kind_entry(std::string_view kind);
-  // Called after `node`'s state changed: new seq, hash, indices, log, notify.
-  void commit_change(node_type& node, bool was_alive, crdt::node_id origin);
-  void index_liveness(node_type& node, bool was_alive);
+  node* insert_node(std::string_view key, std::uint64_t hash);
+  // Replaces the record's hash in the digests by `new_hash`.
+  void rehash(node& n, const crdt::hash128& new_hash);
+  // Called after `n`'s state changed: new seq, hash, indices, log, notify.
+  void commit_change(node& n, bool was_alive, crdt::node_id origin);
+  void index_liveness(node& n, bool was_alive);
   void compact_log();
   void notify(const change& c);
 
   crdt::hybrid_clock& clock_;
-  map_type records_;
-  std::unordered_map<std::string, kind_index, string_hash, std::equal_to<>> kinds_;
+  key_table records_;
+  // unique_ptr: kind_index is complete only in the .cpp, and its address is
+  // cached in every node.
+  std::unordered_map<std::string, std::unique_ptr<kind_index>, string_hash, std::equal_to<>> kinds_;
   std::vector<log_entry> log_;
   std::size_t stale_log_entries_ = 0;
   std::uint64_t seq_ = 0;
@@ -153,7 +200,9 @@ class record_store {
   crdt::hash128 digest_;
 
   // A deque: subscribing from inside a notification must not move the
-  // function being called.
+  // function being called. An unsubscribed entry is only marked (id 0)
+  // while notifications run, so that a subscriber removing itself is not
+  // destroyed while it executes; marked entries go when the last one ends.
   std::deque<std::pair<subscription, subscriber>> subscribers_;
   subscription next_subscription_ = 1;
   int notifying_ = 0;

@@ -1,0 +1,107 @@
+#include "horao/api/resource_write.hpp"
+
+#include "horao/api/json_body.hpp"
+
+namespace horao::api {
+namespace {
+
+using nlohmann::json;
+
+std::string dump(const json& value) {
+  // Strings in a body were checked as UTF-8 by the parser; `replace` keeps a
+  // value from a faulty peer or scheduler hook from throwing here.
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::optional<api_error> strip_daemon_members(const domain::kind_info& kind, std::string_view id, json& body,
+                                              std::string_view pointer) {
+  if (!body.is_object()) return std::nullopt;  // validate() refuses it with its own message
+  const std::string at(pointer);
+  if (auto it = body.find("id"); it != body.end()) {
+    if (!it->is_string() || it->get_ref<const std::string&>() != id)
+      return api_error{400, "invalid_id", "the body's id differs from the id in the path", at + "/id"};
+    body.erase(it);
+  }
+  if (auto it = body.find("kind"); it != body.end()) {
+    if (!it->is_string() || it->get_ref<const std::string&>() != kind.kind)
+      return api_error{422, "validation_failed",
+                       "kind must be \"" + std::string(kind.kind) + "\" (set by the daemon)", at + "/kind"};
+    body.erase(it);
+  }
+  if (auto it = body.find("meta"); it != body.end()) {
+    if (!it->is_object())
+      return api_error{422, "validation_failed", "meta is set by the daemon; when given it must be an object",
+                       at + "/meta"};
+    body.erase(it);
+  }
+  return std::nullopt;
+}
+
+std::variant<json, api_error> prepare_body(const domain::kind_info& kind, std::string_view id, json body,
+                                           const domain::reference_lookup& references,
+                                           std::string_view pointer) {
+  if (auto refused = strip_daemon_members(kind, id, body, pointer)) return *refused;
+  auto result = domain::validate(kind, id, body, references);
+  if (auto* v = std::get_if<domain::violation>(&result))
+    return api_error{v->status, std::move(v->code), std::move(v->message), std::string(pointer) + v->field};
+  return std::move(std::get<json>(result));
+}
+
+std::vector<crdt::field_write> put_writes(const json& normalised) {
+  std::vector<crdt::field_write> writes;
+  writes.reserve(normalised.size());
+  for (const auto& [name, value] : normalised.items()) writes.push_back({name, dump(value)});
+  return writes;
+}
+
+std::vector<crdt::field_write> patch_writes(const crdt::record& current, const json& normalised) {
+  std::vector<crdt::field_write> writes;
+  for (const auto& [name, value] : normalised.items()) {
+    std::string text = dump(value);
+    const crdt::field_entry* f = current.find(name);
+    if (!f || f->value != text) writes.push_back({name, std::move(text)});
+  }
+  for (const auto& f : current.fields())
+    if (!f.absent() && !normalised.contains(f.name_text())) writes.push_back({f.name_text(), {}});
+  return writes;
+}
+
+std::optional<api_error> writes_refused(const router_context& ctx) {
+  std::string reason;
+  if (!ctx.loaded(&reason))
+    return api_error{503, "unavailable",
+                     "still loading: " + (reason.empty() ? "recovery in progress" : reason), ""};
+  if (!ctx.durability.accepting_writes(&reason))
+    return api_error{503, "unavailable",
+                     "writes cannot be persisted now: " + (reason.empty() ? "storage unavailable" : reason),
+                     ""};
+  return std::nullopt;
+}
+
+std::optional<api_error> require_json(const request& req, bool merge_patch) {
+  if (is_json_media_type(req.content_type, merge_patch)) return std::nullopt;
+  return api_error{415, "unsupported_media_type",
+                   merge_patch
+                       ? "Content-Type must be application/json or application/merge-patch+json (UTF-8)"
+                       : "Content-Type must be application/json (UTF-8)",
+                   ""};
+}
+
+void answer_when_durable(router_context& ctx, std::uint64_t seq, response ok, responder reply) {
+  ctx.durability.when_durable(seq, [ok = std::move(ok), reply = std::move(reply)](bool durable) mutable {
+    if (durable) return reply(std::move(ok));
+    reply(error_response(503, "unavailable",
+                         "the write could not be confirmed as persisted, so its outcome is unknown: read the "
+                         "resource back or retry (PUT and DELETE are idempotent)"));
+  });
+}
+
+std::string tenant_json_of(const json& body) {
+  if (!body.is_object()) return {};
+  const auto it = body.find("tenant");
+  return it == body.end() || it->is_null() ? std::string() : dump(*it);
+}
+
+}  // namespace horao::api

@@ -1,0 +1,476 @@
+#include "horao/replication/protocol.hpp"
+
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+#include "horao/app/config.hpp"
+#include "horao/crdt/codec.hpp"
+
+namespace horao::replication {
+namespace {
+
+using nlohmann::json;
+
+// ---- CBOR heads (RFC 8949 §3), minimal encoding like nlohmann's ----------------
+
+void put_head(frame& out, std::uint8_t major, std::uint64_t value) {
+  const std::uint8_t m = static_cast<std::uint8_t>(major << 5);
+  if (value < 24) {
+    out.push_back(static_cast<std::uint8_t>(m | value));
+    return;
+  }
+  int bytes = 0;
+  if (value <= 0xff) {
+    out.push_back(m | 24);
+    bytes = 1;
+  } else if (value <= 0xffff) {
+    out.push_back(m | 25);
+    bytes = 2;
+  } else if (value <= 0xffffffffULL) {
+    out.push_back(m | 26);
+    bytes = 4;
+  } else {
+    out.push_back(m | 27);
+    bytes = 8;
+  }
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
+}
+
+void put_text(frame& out, std::string_view s) {
+  put_head(out, 3, s.size());
+  out.insert(out.end(), s.begin(), s.end());
+}
+
+// RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF. CBOR
+// text strings must be UTF-8, and everything decoded here is later written
+// as JSON (Redis, the API), which would refuse invalid UTF-8.
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  const std::size_t n = s.size();
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    if ((c & 0xe0) == 0xc0) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+// ---- a bounded SAX builder: depth limit, duplicate keys refused ----------------
+
+class bounded_builder final : public nlohmann::json_sax<json> {
+ public:
+  bool null() override { return add(nullptr); }
+  bool boolean(bool v) override { return add(v); }
+  bool number_integer(number_integer_t v) override { return add(v); }
+  bool number_unsigned(number_unsigned_t v) override { return add(v); }
+  bool number_float(number_float_t v, const string_t&) override { return add(v); }
+  bool string(string_t& v) override {
+    if (!valid_utf8(v)) return fail("a text string is not UTF-8");
+    return add(std::move(v));
+  }
+  // Byte strings only as members of the top-level map (digests); inside a
+  // record they would not survive a JSON round trip.
+  bool binary(binary_t& v) override {
+    if (stack_.size() != 1) return fail("byte strings are only allowed for digests");
+    return add(json::binary(std::move(v)));
+  }
+  bool start_object(std::size_t) override { return open(json::value_t::object); }
+  bool key(string_t& k) override {
+    if (!valid_utf8(k)) return fail("a map key is not UTF-8");
+    auto [it, inserted] = stack_.back()->get_ref<json::object_t&>().emplace(std::move(k), nullptr);
+    if (!inserted) return fail("duplicate map key \"" + it->first + "\"");
+    slot_ = &it->second;
+    return true;
+  }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(json::value_t::array); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) override {
+    std::string what = ex.what();
+    if (const auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);
+    return fail(what);
+  }
+
+  json& result() { return root_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  template <class V>
+  bool add(V&& v) {
+    place(json(std::forward<V>(v)));
+    return true;
+  }
+  json* place(json&& v) {
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      return &root_;
+    }
+    json& top = *stack_.back();
+    if (top.is_array()) {
+      auto& arr = top.get_ref<json::array_t&>();
+      arr.push_back(std::move(v));
+      return &arr.back();
+    }
+    *slot_ = std::move(v);
+    return slot_;
+  }
+  bool open(json::value_t type) {
+    if (stack_.size() >= max_frame_depth)
+      return fail("nesting deeper than " + std::to_string(max_frame_depth) + " levels");
+    stack_.push_back(place(json(type)));
+    return true;
+  }
+  bool close() {
+    stack_.pop_back();
+    return true;
+  }
+  bool fail(std::string why) {
+    if (error_.empty()) error_ = std::move(why);
+    return false;
+  }
+
+  json root_;
+  std::vector<json*> stack_;
+  json* slot_ = nullptr;
+  std::string error_;
+};
+
+bool fail(std::string* error, std::string message) {
+  if (error) *error = std::move(message);
+  return false;
+}
+
+// Member `name` of object `j` as an unsigned integer.
+bool get_u64(const json& j, const char* name, std::uint64_t& out, std::string* error) {
+  const auto it = j.find(name);
+  if (it == j.end() || !it->is_number_unsigned())
+    return fail(error, std::string("member '") + name + "' must be an unsigned integer");
+  out = it->get<std::uint64_t>();
+  return true;
+}
+
+bool get_text(const json& j, const char* name, std::size_t max, std::string& out, std::string* error) {
+  const auto it = j.find(name);
+  if (it == j.end() || !it->is_string()) return fail(error, std::string("member '") + name + "' must be a string");
+  const auto& s = it->get_ref<const std::string&>();
+  if (s.size() > max) return fail(error, std::string("member '") + name + "' is too long");
+  out = s;
+  return true;
+}
+
+bool get_hash(const json& j, const char* name, crdt::hash128& out, std::string* error) {
+  const auto it = j.find(name);
+  if (it == j.end() || !it->is_binary() || it->get_binary().size() != 16)
+    return fail(error, std::string("member '") + name + "' must be 16 bytes");
+  out = read_hash(it->get_binary().data());
+  return true;
+}
+
+bool exact_members(const json& j, std::size_t n, std::string* error) {
+  if (j.size() != n) return fail(error, "unexpected members in message");
+  return true;
+}
+
+bool valid_key(std::string_view key) {
+  if (key.empty() || key.size() > max_key_bytes) return false;
+  const auto slash = key.find('/');
+  if (slash == 0 || slash == std::string_view::npos || slash + 1 == key.size()) return false;
+  for (unsigned char c : key)
+    if (c < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+bool is_power_of_two(std::uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
+
+std::optional<message> decode_hello(const json& j, std::string* error) {
+  hello_message h;
+  std::uint64_t v = 0;
+  if (!get_u64(j, "v", v, error)) return std::nullopt;
+  if (!get_text(j, "node", 128, h.node, error)) return std::nullopt;
+  if (!app::is_valid_node_id(h.node)) {
+    fail(error, "hello: node id '" + h.node + "' is not a valid NODE_ID");
+    return std::nullopt;
+  }
+  if (v > 0xffffffffULL) {
+    fail(error, "hello: version out of range");
+    return std::nullopt;
+  }
+  h.version = static_cast<std::uint32_t>(v);
+  // Another version: return what identifies the peer, so the caller can say
+  // clearly who speaks which version; the rest may have another shape.
+  if (h.version != protocol_version) return h;
+  if (!exact_members(j, 10, error) || !get_text(j, "proof", 64, h.proof, error) || !get_u64(j, "epoch", h.epoch, error) ||
+      !get_hash(j, "digest", h.digest, error) || !get_u64(j, "seq", h.seq, error) ||
+      !get_u64(j, "records", h.records, error) || !get_u64(j, "received", h.received, error) ||
+      !get_u64(j, "received_epoch", h.received_epoch, error))
+    return std::nullopt;
+  return h;
+}
+
+std::optional<message> decode_deltas(json& j, std::string* error) {
+  deltas_message d;
+  if (!exact_members(j, 4, error) || !get_u64(j, "from", d.from_seq, error) || !get_u64(j, "to", d.to_seq, error))
+    return std::nullopt;
+  if (d.from_seq > d.to_seq) {
+    fail(error, "deltas: from > to");
+    return std::nullopt;
+  }
+  const auto it = j.find("records");
+  if (it == j.end() || !it->is_array()) {
+    fail(error, "deltas: member 'records' must be an array");
+    return std::nullopt;
+  }
+  if (d.from_seq == d.to_seq && !it->empty()) {
+    fail(error, "deltas: records in an empty range");
+    return std::nullopt;
+  }
+  d.records.reserve(it->size());
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(it->size());
+  for (auto& item : *it) {
+    if (!item.is_array() || item.size() != 2 || !item[0].is_string() || !item[1].is_object()) {
+      fail(error, "deltas: a record must be [key, state]");
+      return std::nullopt;
+    }
+    const auto& key = item[0].get_ref<const std::string&>();
+    if (!valid_key(key)) {
+      fail(error, "deltas: bad key");
+      return std::nullopt;
+    }
+    if (!seen.insert(key).second) {
+      fail(error, "deltas: duplicate key '" + key + "'");
+      return std::nullopt;
+    }
+    std::string why;
+    auto state = crdt::decode_record(item[1], &why);
+    if (!state) {
+      fail(error, "deltas: record '" + key + "': " + why);
+      return std::nullopt;
+    }
+    d.records.push_back({key, std::move(*state)});
+  }
+  return d;
+}
+
+std::optional<message> decode_reject(const json& j, std::string* error) {
+  reject_message r;
+  std::string reason;
+  if (!exact_members(j, 4, error) || !get_text(j, "reason", 32, reason, error) ||
+      !get_text(j, "message", max_reason_bytes, r.message, error) || !get_u64(j, "to", r.to_seq, error))
+    return std::nullopt;
+  if (reason == "clock")
+    r.reason = reject_reason::clock;
+  else if (reason == "unavailable")
+    r.reason = reject_reason::unavailable;
+  else if (reason == "invalid")
+    r.reason = reject_reason::invalid;
+  else {
+    fail(error, "reject: unknown reason");
+    return std::nullopt;
+  }
+  return r;
+}
+
+std::optional<message> decode_root(json& j, std::string* error) {
+  if (!j.is_object()) {
+    fail(error, "a message must be a map");
+    return std::nullopt;
+  }
+  std::string type;
+  if (!get_text(j, "t", 16, type, error)) return std::nullopt;
+  if (type == "hello") return decode_hello(j, error);
+  if (type == "deltas") return decode_deltas(j, error);
+  if (type == "ack") {
+    ack_message a;
+    if (!exact_members(j, 2, error) || !get_u64(j, "seq", a.seq, error)) return std::nullopt;
+    return a;
+  }
+  if (type == "reject") return decode_reject(j, error);
+  if (type == "bucket_req") {
+    std::uint64_t n = 0;
+    if (!exact_members(j, 2, error) || !get_u64(j, "n", n, error)) return std::nullopt;
+    if (n < min_buckets || n > max_buckets || !is_power_of_two(n)) {
+      fail(error, "bucket_req: bad bucket count");
+      return std::nullopt;
+    }
+    return bucket_request_message{static_cast<std::uint32_t>(n)};
+  }
+  if (type == "buckets") {
+    std::uint64_t n = 0;
+    if (!exact_members(j, 3, error) || !get_u64(j, "n", n, error)) return std::nullopt;
+    if (n < min_buckets || n > max_buckets || !is_power_of_two(n)) {
+      fail(error, "buckets: bad bucket count");
+      return std::nullopt;
+    }
+    const auto it = j.find("digests");
+    if (it == j.end() || !it->is_binary() || it->get_binary().size() != 16 * n) {
+      fail(error, "buckets: member 'digests' must be 16 n bytes");
+      return std::nullopt;
+    }
+    buckets_message b;
+    b.digests.reserve(n);
+    const auto* p = it->get_binary().data();
+    for (std::uint64_t i = 0; i < n; ++i) b.digests.push_back(read_hash(p + 16 * i));
+    return b;
+  }
+  fail(error, "unknown message type '" + type + "'");
+  return std::nullopt;
+}
+
+json binary_of_hash(const crdt::hash128& h) {
+  std::vector<std::uint8_t> bytes;
+  append_hash(bytes, h);
+  return json::binary(std::move(bytes));
+}
+
+}  // namespace
+
+std::string_view to_string(reject_reason r) {
+  switch (r) {
+    case reject_reason::clock: return "clock";
+    case reject_reason::unavailable: return "unavailable";
+    case reject_reason::invalid: return "invalid";
+  }
+  return "invalid";
+}
+
+void append_hash(std::vector<std::uint8_t>& out, const crdt::hash128& h) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(h.hi >> (8 * i)));
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(h.lo >> (8 * i)));
+}
+
+crdt::hash128 read_hash(const std::uint8_t* p) {
+  crdt::hash128 h;
+  for (int i = 0; i < 8; ++i) h.hi = (h.hi << 8) | p[i];
+  for (int i = 8; i < 16; ++i) h.lo = (h.lo << 8) | p[i];
+  return h;
+}
+
+// ---- delta_builder ----------------------------------------------------------------
+
+delta_builder::delta_builder(std::uint64_t from_seq) : from_seq_(from_seq) {
+  bytes_.reserve(256);
+  put_head(bytes_, 5, 4);  // map of 4: t, records, from, to
+  put_text(bytes_, "t");
+  put_text(bytes_, "deltas");
+  put_text(bytes_, "records");
+  bytes_.push_back(0x9f);  // indefinite-length array
+}
+
+std::size_t delta_builder::add(std::string_view key, const crdt::record& state) {
+  const std::size_t before = bytes_.size();
+  bytes_.push_back(0x82);  // [key, state]
+  put_text(bytes_, key);
+  json::to_cbor(crdt::encode_record(state), bytes_);
+  ++count_;
+  return bytes_.size() - before;
+}
+
+frame delta_builder::finish(std::uint64_t to_seq) {
+  bytes_.push_back(0xff);  // end of records
+  put_text(bytes_, "from");
+  put_head(bytes_, 0, from_seq_);
+  put_text(bytes_, "to");
+  put_head(bytes_, 0, to_seq);
+  return std::move(bytes_);
+}
+
+// ---- encode / decode ------------------------------------------------------------------
+
+frame encode(const message& m) {
+  try {
+    return std::visit(
+        [](const auto& msg) -> frame {
+          using T = std::decay_t<decltype(msg)>;
+          json j;
+          if constexpr (std::is_same_v<T, hello_message>) {
+            j = {{"t", "hello"},        {"v", msg.version},   {"node", msg.node},
+                 {"epoch", msg.epoch},  {"seq", msg.seq},     {"records", msg.records},
+                 {"received", msg.received}, {"received_epoch", msg.received_epoch},
+                 {"proof", msg.proof}};
+            j["digest"] = binary_of_hash(msg.digest);
+          } else if constexpr (std::is_same_v<T, deltas_message>) {
+            delta_builder b(msg.from_seq);
+            for (const auto& r : msg.records) b.add(r.key, r.state);
+            return b.finish(msg.to_seq);
+          } else if constexpr (std::is_same_v<T, ack_message>) {
+            j = {{"t", "ack"}, {"seq", msg.seq}};
+          } else if constexpr (std::is_same_v<T, reject_message>) {
+            j = {{"t", "reject"},
+                 {"reason", std::string(to_string(msg.reason))},
+                 {"message", msg.message.substr(0, max_reason_bytes)},
+                 {"to", msg.to_seq}};
+          } else if constexpr (std::is_same_v<T, bucket_request_message>) {
+            j = {{"t", "bucket_req"}, {"n", msg.buckets}};
+          } else {
+            std::vector<std::uint8_t> bytes;
+            bytes.reserve(16 * msg.digests.size());
+            for (const auto& d : msg.digests) append_hash(bytes, d);
+            j = {{"t", "buckets"}, {"n", msg.digests.size()}};
+            j["digests"] = json::binary(std::move(bytes));
+          }
+          return json::to_cbor(j);
+        },
+        m);
+  } catch (const std::exception&) {
+    return {};  // only on allocation failure; an empty frame is refused by every decoder
+  }
+}
+
+std::optional<message> decode(std::span<const std::uint8_t> bytes, std::string* error) {
+  if (bytes.size() > max_frame_bytes) {
+    fail(error, "frame larger than " + std::to_string(max_frame_bytes) + " bytes");
+    return std::nullopt;
+  }
+  bounded_builder builder;
+  try {
+    const bool ok = json::sax_parse(bytes.begin(), bytes.end(), &builder, json::input_format_t::cbor, true);
+    if (!ok) {
+      fail(error, "not a CBOR message: " + (builder.error().empty() ? std::string("parse error") : builder.error()));
+      return std::nullopt;
+    }
+    return decode_root(builder.result(), error);
+  } catch (const std::exception& e) {
+    fail(error, std::string("not a CBOR message: ") + e.what());
+    return std::nullopt;
+  }
+}
+
+std::optional<message> decode(std::string_view bytes, std::string* error) {
+  return decode(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()),
+                error);
+}
+
+std::string_view type_name(const message& m) {
+  static constexpr std::string_view names[] = {"hello", "deltas", "ack", "reject", "bucket_req", "buckets"};
+  return names[m.index()];
+}
+
+}  // namespace horao::replication
