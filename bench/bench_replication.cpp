@@ -14,14 +14,6 @@
 // Prints figures; asserts nothing.
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <future>
-#include <memory>
-#include <string>
-#include <thread>
-#include <vector>
-
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -29,7 +21,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <cstdio>
+#include <future>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "horao/app/metrics.hpp"
 #include "horao/crdt/codec.hpp"
@@ -56,9 +55,11 @@ class upgrade_conn : public std::enable_shared_from_this<upgrade_conn> {
  public:
   upgrade_conn(tcp::socket s, net::upgrade_handler h) : stream_(std::move(s)), handler_(std::move(h)) {}
   void run() {
-    http::async_read(stream_, buffer_, request_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (!ec && websocket::is_upgrade(self->request_)) self->handler_.plain(std::move(self->stream_), std::move(self->request_));
-    });
+    http::async_read(stream_, buffer_, request_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (!ec && websocket::is_upgrade(self->request_))
+                         self->handler_.plain(std::move(self->stream_), std::move(self->request_));
+                     });
   }
 
  private:
@@ -82,17 +83,9 @@ struct node {
   std::shared_ptr<replication::replicator> repl;
   std::thread thread;
 
-  explicit node(std::string name) : id(std::move(name)), clock(*crdt::node_names().intern(id), time), store(clock) {}
-  ~node() {
-    call([&] {
-      if (repl) repl->stop();
-      beast::error_code ignored;
-      acceptor.close(ignored);
-    });
-    guard.reset();
-    io.stop();
-    if (thread.joinable()) thread.join();
-  }
+  explicit node(std::string name)
+      : id(std::move(name)), clock(*crdt::node_names().intern(id), time), store(clock) {}
+
   std::string url() const { return "ws://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()); }
   void run() {
     thread = std::thread([this] { io.run(); });
@@ -108,6 +101,17 @@ struct node {
     }
     asio::post(io, [&task] { task(); });
     return future.get();
+  }
+  ~node() {
+    call([&] {
+      if (repl) repl->stop();
+      beast::error_code ignored;
+      acceptor.close(ignored);
+      return 0;
+    });
+    guard.reset();
+    io.stop();
+    if (thread.joinable()) thread.join();
   }
   void accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket s) {
@@ -150,7 +154,10 @@ std::vector<crdt::field_write> server_fields(std::size_t i, int version) {
           {"serial_number", "\"SN" + n + "\""},
           {"model", "\"PowerEdge R760\""},
           {"status", version % 2 ? "\"down\"" : "\"up\""},
-          {"cpus", "[{\"cores\":64,\"model\":\"EPYC 9554\",\"clock_ghz\":3.1},{\"cores\":64,\"model\":\"EPYC 9554\",\"clock_ghz\":3.1}]"},
+          // Values in the canonical form the API stores (nlohmann's compact dump, keys sorted).
+          {"cpus",
+           "[{\"clock_ghz\":3.1,\"cores\":64,\"model\":\"EPYC "
+           "9554\"},{\"clock_ghz\":3.1,\"cores\":64,\"model\":\"EPYC 9554\"}]"},
           {"ram", "[{\"size_gb\":512}]"},
           {"networks", "[\"mgmt-1\",\"data-" + std::to_string(i % 7) + "\"]"},
           {"version", std::to_string(version)}};
@@ -166,7 +173,9 @@ bool wait_for(P&& done, std::chrono::seconds limit) {
   return done();
 }
 
-double seconds_since(steady::time_point t) { return std::chrono::duration<double>(steady::now() - t).count(); }
+double seconds_since(steady::time_point t) {
+  return std::chrono::duration<double>(steady::now() - t).count();
+}
 
 std::size_t encoded_size(const crdt::record& r, std::string_view key) {
   return key.size() + nlohmann::json::to_cbor(crdt::encode_record(r)).size();
@@ -180,7 +189,8 @@ int main(int argc, char** argv) {
   const double rate = argc > 3 ? std::stod(argv[3]) : 2000;
 
   node a("bench-a"), b("bench-b");
-  std::printf("# replication benchmark: %zu records, %zu steady changes at %.0f/s\n", records, steady_changes, rate);
+  std::printf("# replication benchmark: %zu records, %zu steady changes at %.0f/s\n", records, steady_changes,
+              rate);
 
   // ---- populate A ----
   auto t = steady::now();
@@ -203,12 +213,27 @@ int main(int argc, char** argv) {
   b.start({a.url()});
   t = steady::now();
   const auto digest_a = a.call([&] { return a.store.digest(); });
-  const bool ok = wait_for([&] { return b.call([&] { return b.store.digest() == digest_a; }); }, 600s);
+  const bool ok = wait_for([&] { return b.call([&] { return b.store.digest() == digest_a; }); },
+                           std::chrono::seconds(std::getenv("BENCH_DEBUG") ? 5 : 600));
+  if (!ok || std::getenv("BENCH_DEBUG")) {
+    a.call([&] {
+      for (const auto& st : a.repl->status())
+        std::printf("debug: a -> %s connected %d pending %llu acked %llu inflight %zu error '%s'\n",
+                    st.node.c_str(), st.connected, (unsigned long long)st.pending,
+                    (unsigned long long)st.acked_seq, st.inflight_bytes, st.last_error.c_str());
+      return 0;
+    });
+    b.call([&] {
+      std::printf("debug: b holds %zu records\n", b.store.size());
+      return 0;
+    });
+  }
   const double boot_s = seconds_since(t);
   const double boot_bytes = a.metric("horao_peer_bytes_sent_total", "bench-b");
-  std::printf("bootstrap: %s %zu records in %.2f s (%.0f records/s); %.1f MiB on the wire (%.2f x the state)\n",
-              ok ? "ok" : "TIMEOUT", records, boot_s, records / boot_s, boot_bytes / 1048576.0,
-              boot_bytes / state_bytes);
+  std::printf(
+      "bootstrap: %s %zu records in %.2f s (%.0f records/s); %.1f MiB on the wire (%.2f x the state)\n",
+      ok ? "ok" : "TIMEOUT", records, boot_s, records / boot_s, boot_bytes / 1048576.0,
+      boot_bytes / state_bytes);
 
   // ---- steady load: latency and bytes per change ----
   std::vector<steady::time_point> written(steady_changes), seen(steady_changes);
@@ -245,22 +270,30 @@ int main(int argc, char** argv) {
   wait_for([&] { return arrived.load() == steady_changes; }, 120s);
   std::vector<double> lat;
   for (std::size_t i = 0; i < steady_changes; ++i)
-    if (seen[i] != steady::time_point{}) lat.push_back(std::chrono::duration<double, std::milli>(seen[i] - written[i]).count());
+    if (seen[i] != steady::time_point{})
+      lat.push_back(std::chrono::duration<double, std::milli>(seen[i] - written[i]).count());
   std::sort(lat.begin(), lat.end());
-  auto pct = [&](double p) { return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, std::size_t(p * lat.size()))]; };
+  auto pct = [&](double p) {
+    return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, std::size_t(p * lat.size()))];
+  };
   wait_for([&] { return a.call([&] { return a.repl->status()[0].pending == 0; }); }, 60s);
   const double steady_bytes = a.metric("horao_peer_bytes_sent_total", "bench-b") - sent_before;
   const double steady_records = a.metric("horao_peer_records_sent_total", "bench-b") - records_before;
-  std::printf("steady (SYNC_MAX=0): %zu/%zu arrived; A write -> B merge latency p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
-              lat.size(), steady_changes, pct(0.50), pct(0.99), lat.empty() ? 0.0 : lat.back());
-  std::printf("steady: %.0f records in %.0f bytes: %.1f bytes per change on the wire (record alone %.1f bytes)\n",
-              steady_records, steady_bytes, steady_bytes / std::max(1.0, steady_records),
-              double(change_bytes) / steady_changes);
+  std::printf(
+      "steady (SYNC_MAX=0): %zu/%zu arrived; A write -> B merge latency p50 %.3f ms, p99 %.3f ms, max %.3f "
+      "ms\n",
+      lat.size(), steady_changes, pct(0.50), pct(0.99), lat.empty() ? 0.0 : lat.back());
+  std::printf(
+      "steady: %.0f records in %.0f bytes: %.1f bytes per change on the wire (record alone %.1f bytes)\n",
+      steady_records, steady_bytes, steady_bytes / std::max(1.0, steady_records),
+      double(change_bytes) / steady_changes);
 
   // ---- partition and heal: the cursor path ----
   const std::size_t changed = std::max<std::size_t>(1, records / 100);
   auto heal = [&](bool forget_cursors, const char* label) {
     b.stop();
+    // The partition: A has noticed that B is gone before anything changes.
+    wait_for([&] { return a.call([&] { return !a.repl->status()[0].connected; }); }, 60s);
     if (forget_cursors) {
       b.call([&] {
         b.cursors = replication::memory_cursor_store{};
@@ -278,17 +311,35 @@ int main(int argc, char** argv) {
       }
       return bytes;
     });
-    const double before = a.metric("horao_peer_bytes_sent_total", "bench-b") + b.metric("horao_peer_bytes_sent_total", "bench-a");
+    const double before = a.metric("horao_peer_bytes_sent_total", "bench-b") +
+                          b.metric("horao_peer_bytes_sent_total", "bench-a");
+    if (std::getenv("BENCH_DEBUG"))
+      std::printf("debug: a->b bytes %.0f records %.0f; b->a bytes %.0f records %.0f\n",
+                  a.metric("horao_peer_bytes_sent_total", "bench-b"),
+                  a.metric("horao_peer_records_sent_total", "bench-b"),
+                  b.metric("horao_peer_bytes_sent_total", "bench-a"),
+                  b.metric("horao_peer_records_sent_total", "bench-a"));
     const auto t0 = steady::now();
     b.start({a.url()});
     const auto target = a.call([&] { return a.store.digest(); });
     const bool healed = wait_for([&] { return b.call([&] { return b.store.digest() == target; }); }, 600s);
     const double secs = seconds_since(t0);
     wait_for([&] { return a.call([&] { return a.repl->status()[0].pending == 0; }); }, 60s);
-    const double after = a.metric("horao_peer_bytes_sent_total", "bench-b") + b.metric("horao_peer_bytes_sent_total", "bench-a");
-    std::printf("heal (%s): %s %zu changed records (%.1f MiB) healed in %.2f s with %.1f MiB both ways: %.2f x their size\n",
-                label, healed ? "ok" : "TIMEOUT", changed, changed_bytes / 1048576.0, secs, (after - before) / 1048576.0,
-                (after - before) / changed_bytes);
+    const double after = a.metric("horao_peer_bytes_sent_total", "bench-b") +
+                         b.metric("horao_peer_bytes_sent_total", "bench-a");
+    if (std::getenv("BENCH_DEBUG"))
+      std::printf("debug: a->b bytes %.0f records %.0f; b->a bytes %.0f records %.0f\n",
+                  a.metric("horao_peer_bytes_sent_total", "bench-b"),
+                  a.metric("horao_peer_records_sent_total", "bench-b"),
+                  b.metric("horao_peer_bytes_sent_total", "bench-a"),
+                  b.metric("horao_peer_records_sent_total", "bench-a"));
+    if (std::getenv("BENCH_DEBUG"))
+      std::printf("debug: before %.0f after %.0f changed %zu\n", before, after, changed_bytes);
+    std::printf(
+        "heal (%s): %s %zu changed records (%.1f MiB) healed in %.2f s with %.1f MiB both ways: %.2f x their "
+        "size\n",
+        label, healed ? "ok" : "TIMEOUT", changed, changed_bytes / 1048576.0, secs,
+        (after - before) / 1048576.0, (after - before) / changed_bytes);
   };
   heal(false, "cursor resume");
   heal(true, "cursors lost: bucket anti-entropy");

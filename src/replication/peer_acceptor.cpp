@@ -31,10 +31,12 @@ struct refusal : std::enable_shared_from_this<refusal<Stream>> {
   Stream stream;
   http::response<http::string_body> response;
 
-  refusal(Stream s, unsigned version, const std::string& message) : stream(std::move(s)) {
-    const api::response body = api::error_response(401, "unauthorized", "peer upgrade refused: " + message);
+  refusal(Stream s, unsigned version, int status, const std::string& message) : stream(std::move(s)) {
+    const api::response body =
+        status == 503 ? api::error_response(503, "unavailable", "peer upgrade refused: " + message)
+                      : api::error_response(401, "unauthorized", "peer upgrade refused: " + message);
     response.version(version);
-    response.result(http::status::unauthorized);
+    response.result(status == 503 ? http::status::service_unavailable : http::status::unauthorized);
     response.set(http::field::server, "horaod");
     response.set(http::field::content_type, body.content_type);
     response.keep_alive(false);
@@ -52,8 +54,9 @@ struct refusal : std::enable_shared_from_this<refusal<Stream>> {
     if constexpr (std::is_same_v<Stream, net::tls_stream>) {
       stream.async_shutdown([self = this->shared_from_this()](beast::error_code) {
         beast::error_code ignored;
-        beast::get_lowest_layer(self->stream).socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both,
-                                                               ignored);
+        beast::get_lowest_layer(self->stream)
+            .socket()
+            .shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
         beast::get_lowest_layer(self->stream).close();
       });
     } else {
@@ -71,7 +74,7 @@ void accept_upgrade(const std::weak_ptr<replicator>& weak, Stream&& stream, net:
   const std::string remote = remote_of(stream);
   const unsigned version = request.version();
   if (!r) {
-    std::make_shared<refusal<Stream>>(std::move(stream), version, "replication is not running")->run();
+    std::make_shared<refusal<Stream>>(std::move(stream), version, 503, "replication is not running")->run();
     return;
   }
   const auto token_field = request.find(peer_token_header);
@@ -79,7 +82,7 @@ void accept_upgrade(const std::weak_ptr<replicator>& weak, Stream&& stream, net:
       token_field == request.end() ? std::string_view() : std::string_view(token_field->value());
   replicator::admission a = r->admit(token, remote);
   if (!a.ok) {
-    std::make_shared<refusal<Stream>>(std::move(stream), version, a.message)->run();
+    std::make_shared<refusal<Stream>>(std::move(stream), version, a.status, a.message)->run();
     return;
   }
   auto ws = std::make_shared<ws_type>(std::move(stream));
@@ -90,13 +93,18 @@ void accept_upgrade(const std::weak_ptr<replicator>& weak, Stream&& stream, net:
   auto req = std::make_shared<net::upgrade_request>(std::move(request));
   ws->async_accept(*req, [ws, req, weak, a = std::move(a), remote, options](beast::error_code ec) mutable {
     if (ec) {
-      app::log_debug("replication: peer WebSocket handshake failed", {{"remote", remote}, {"error", ec.message()}});
+      app::log_debug("replication: peer WebSocket handshake failed",
+                     {{"remote", remote}, {"error", ec.message()}});
       return;
     }
     auto self = weak.lock();
     if (!self) return;
-    start_link(std::move(*ws), peer_link::direction::inbound, link_identity{remote, {}, a.node, a.nonce},
-               self->handler(), options);
+    try {
+      start_link(std::move(*ws), peer_link::direction::inbound, link_identity{remote, {}, a.node, a.nonce},
+                 self->handler(), options);
+    } catch (const std::exception& e) {
+      app::log_error("replication: unexpected exception starting a peer link", {{"error", e.what()}});
+    }
   });
 }
 

@@ -80,8 +80,15 @@ void peer_dialer::schedule(std::chrono::milliseconds delay) {
 
 void peer_dialer::on_timer(const boost::system::error_code& ec) {
   if (ec || stopped_) return;
-  if (events_.wanted && !events_.wanted()) return schedule(options_.standby_poll);
-  dial();
+  try {
+    if (events_.wanted && !events_.wanted()) return schedule(options_.standby_poll);
+    dial();
+  } catch (const std::exception& e) {
+    // Nothing may escape into the event loop; try again later.
+    app::log_error("replication: unexpected exception dialing a peer",
+                   {{"url", options_.url}, {"error", e.what()}});
+    retry_later();
+  }
 }
 
 void peer_dialer::dial() {
@@ -139,10 +146,9 @@ void peer_dialer::on_connect(std::uint64_t attempt, const boost::system::error_c
     stream.set_verify_mode(ssl::verify_none);
   }
   beast::get_lowest_layer(*secure_).expires_after(options_.connect_timeout);
-  stream.async_handshake(ssl::stream_base::client,
-                         [self = shared_from_this(), attempt](const boost::system::error_code& e) {
-                           self->on_tls(attempt, e);
-                         });
+  stream.async_handshake(
+      ssl::stream_base::client,
+      [self = shared_from_this(), attempt](const boost::system::error_code& e) { self->on_tls(attempt, e); });
 }
 
 void peer_dialer::on_tls(std::uint64_t attempt, const boost::system::error_code& ec) {
@@ -176,11 +182,23 @@ void peer_dialer::do_upgrade(std::uint64_t attempt) {
 
 void peer_dialer::on_upgrade(std::uint64_t attempt, const boost::system::error_code& ec) {
   if (attempt != attempt_ || stopped_) return;
+  try {
+    finish_upgrade(attempt, ec);
+  } catch (const std::exception& e) {
+    app::log_error("replication: unexpected exception after an upgrade",
+                   {{"url", options_.url}, {"error", e.what()}});
+    fail(attempt, std::string("internal error: ") + e.what());
+  }
+}
+
+void peer_dialer::finish_upgrade(std::uint64_t attempt, const boost::system::error_code& ec) {
   if (ec) {
     std::string why = "upgrade " + options_.url + std::string(peer_path) + ": ";
     if (response_.result_int() != 0 && response_.result_int() != 101) {
       why += "HTTP " + std::to_string(response_.result_int());
       if (response_.result_int() == 401) why += " (the peer refused our token: is PEER_SECRET the same?)";
+      if (response_.result_int() == 503) why += " (the peer is starting or stopping)";
+      if (response_.result_int() == 404) why += " (no peer endpoint there: is it a horaod?)";
     } else {
       why += ec.message();
     }
@@ -220,6 +238,8 @@ void peer_dialer::fail(std::uint64_t attempt, std::string error) {
   retry_later();
 }
 
-void peer_dialer::retry_later() { schedule(std::chrono::milliseconds(backoff_.next_ms())); }
+void peer_dialer::retry_later() {
+  schedule(std::chrono::milliseconds(backoff_.next_ms()));
+}
 
 }  // namespace horao::replication

@@ -1,12 +1,12 @@
 #include "horao/replication/peer_token.hpp"
 
-#include <array>
-#include <charconv>
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+
+#include <array>
+#include <charconv>
 
 #include "horao/app/config.hpp"
 
@@ -44,8 +44,8 @@ bool from_hex(std::string_view hex, unsigned char* out, std::size_t n) {
 
 using mac_bytes = std::array<unsigned char, 32>;
 
-bool compute_mac(std::string_view secret, std::string_view node, std::string_view time_text, std::string_view nonce,
-                 mac_bytes& out) {
+bool compute_mac(std::string_view secret, std::string_view node, std::string_view time_text,
+                 std::string_view nonce, mac_bytes& out) {
   std::string message = "horao-peer-v1\n";
   message += node;
   message += '\n';
@@ -128,19 +128,28 @@ std::string_view token_nonce(std::string_view token) {
 
 std::string_view to_string(token_status s) {
   switch (s) {
-    case token_status::ok: return "ok";
-    case token_status::missing: return "missing peer token";
-    case token_status::malformed: return "malformed peer token";
-    case token_status::bad_mac: return "wrong peer token";
-    case token_status::expired: return "peer token outside the time window";
-    case token_status::replayed: return "peer token replayed";
-    case token_status::cache_full: return "too many recent peer tokens";
-    case token_status::no_secret: return "no PEER_SECRET configured: inbound peers are refused";
+    case token_status::ok:
+      return "ok";
+    case token_status::missing:
+      return "missing peer token";
+    case token_status::malformed:
+      return "malformed peer token";
+    case token_status::bad_mac:
+      return "wrong peer token";
+    case token_status::expired:
+      return "peer token outside the time window";
+    case token_status::replayed:
+      return "peer token replayed";
+    case token_status::cache_full:
+      return "too many recent peer tokens";
+    case token_status::no_secret:
+      return "no PEER_SECRET configured: inbound peers are refused";
   }
   return "unknown";
 }
 
-peer_token_verifier::peer_token_verifier(std::string secret, std::int64_t window_seconds, std::size_t max_nonces)
+peer_token_verifier::peer_token_verifier(std::string secret, std::int64_t window_seconds,
+                                         std::size_t max_nonces)
     : secret_(std::move(secret)), window_(window_seconds), max_nonces_(max_nonces) {}
 
 void peer_token_verifier::expire(std::int64_t now_seconds) {
@@ -150,7 +159,8 @@ void peer_token_verifier::expire(std::int64_t now_seconds) {
   }
 }
 
-token_status peer_token_verifier::verify(std::string_view token, std::int64_t now_seconds, std::string* node) {
+token_status peer_token_verifier::verify(std::string_view token, std::int64_t now_seconds,
+                                         std::string* node) {
   if (secret_.empty()) return token_status::no_secret;
   if (token.empty()) return token_status::missing;
   if (token.size() > 512) return token_status::malformed;
@@ -165,7 +175,8 @@ token_status peer_token_verifier::verify(std::string_view token, std::int64_t no
     return token_status::malformed;
   unsigned char nonce_bytes[16];
   mac_bytes presented{};
-  if (!from_hex(nonce, nonce_bytes, sizeof nonce_bytes) || !from_hex(mac_hex, presented.data(), presented.size()))
+  if (!from_hex(nonce, nonce_bytes, sizeof nonce_bytes) ||
+      !from_hex(mac_hex, presented.data(), presented.size()))
     return token_status::malformed;
 
   mac_bytes expected{};

@@ -1,8 +1,7 @@
 #include "horao/replication/protocol.hpp"
 
-#include <unordered_set>
-
 #include <nlohmann/json.hpp>
+#include <unordered_set>
 
 #include "horao/app/config.hpp"
 #include "horao/crdt/codec.hpp"
@@ -178,7 +177,8 @@ bool get_u64(const json& j, const char* name, std::uint64_t& out, std::string* e
 
 bool get_text(const json& j, const char* name, std::size_t max, std::string& out, std::string* error) {
   const auto it = j.find(name);
-  if (it == j.end() || !it->is_string()) return fail(error, std::string("member '") + name + "' must be a string");
+  if (it == j.end() || !it->is_string())
+    return fail(error, std::string("member '") + name + "' must be a string");
   const auto& s = it->get_ref<const std::string&>();
   if (s.size() > max) return fail(error, std::string("member '") + name + "' is too long");
   out = s;
@@ -207,7 +207,9 @@ bool valid_key(std::string_view key) {
   return true;
 }
 
-bool is_power_of_two(std::uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
+bool is_power_of_two(std::uint64_t n) {
+  return n != 0 && (n & (n - 1)) == 0;
+}
 
 std::optional<message> decode_hello(const json& j, std::string* error) {
   hello_message h;
@@ -226,17 +228,18 @@ std::optional<message> decode_hello(const json& j, std::string* error) {
   // Another version: return what identifies the peer, so the caller can say
   // clearly who speaks which version; the rest may have another shape.
   if (h.version != protocol_version) return h;
-  if (!exact_members(j, 10, error) || !get_text(j, "proof", 64, h.proof, error) || !get_u64(j, "epoch", h.epoch, error) ||
-      !get_hash(j, "digest", h.digest, error) || !get_u64(j, "seq", h.seq, error) ||
-      !get_u64(j, "records", h.records, error) || !get_u64(j, "received", h.received, error) ||
-      !get_u64(j, "received_epoch", h.received_epoch, error))
+  if (!exact_members(j, 10, error) || !get_text(j, "proof", 64, h.proof, error) ||
+      !get_u64(j, "epoch", h.epoch, error) || !get_hash(j, "digest", h.digest, error) ||
+      !get_u64(j, "seq", h.seq, error) || !get_u64(j, "records", h.records, error) ||
+      !get_u64(j, "received", h.received, error) || !get_u64(j, "received_epoch", h.received_epoch, error))
     return std::nullopt;
   return h;
 }
 
 std::optional<message> decode_deltas(json& j, std::string* error) {
   deltas_message d;
-  if (!exact_members(j, 4, error) || !get_u64(j, "from", d.from_seq, error) || !get_u64(j, "to", d.to_seq, error))
+  if (!exact_members(j, 4, error) || !get_u64(j, "from", d.from_seq, error) ||
+      !get_u64(j, "to", d.to_seq, error))
     return std::nullopt;
   if (d.from_seq > d.to_seq) {
     fail(error, "deltas: from > to");
@@ -340,6 +343,64 @@ std::optional<message> decode_root(json& j, std::string* error) {
     for (std::uint64_t i = 0; i < n; ++i) b.digests.push_back(read_hash(p + 16 * i));
     return b;
   }
+  if (type == "keys_req") {
+    std::uint64_t n = 0;
+    if (!exact_members(j, 3, error) || !get_u64(j, "n", n, error)) return std::nullopt;
+    if (n < min_buckets || n > max_buckets || !is_power_of_two(n)) {
+      fail(error, "keys_req: bad bucket count");
+      return std::nullopt;
+    }
+    const auto it = j.find("buckets");
+    if (it == j.end() || !it->is_binary() || it->get_binary().size() % 4 != 0 ||
+        it->get_binary().size() / 4 > n) {
+      fail(error, "keys_req: member 'buckets' must be at most n 4-byte indices");
+      return std::nullopt;
+    }
+    keys_request_message k;
+    k.buckets = static_cast<std::uint32_t>(n);
+    const auto& bytes = it->get_binary();
+    for (std::size_t i = 0; i < bytes.size(); i += 4) {
+      const std::uint32_t b = std::uint32_t{bytes[i]} << 24 | std::uint32_t{bytes[i + 1]} << 16 |
+                              std::uint32_t{bytes[i + 2]} << 8 | std::uint32_t{bytes[i + 3]};
+      if (b >= n || (!k.wanted.empty() && b <= k.wanted.back())) {
+        fail(error, "keys_req: bucket indices must be ascending and below n");
+        return std::nullopt;
+      }
+      k.wanted.push_back(b);
+    }
+    return k;
+  }
+  if (type == "keys") {
+    std::uint64_t n = 0;
+    if (!exact_members(j, 4, error) || !get_u64(j, "n", n, error)) return std::nullopt;
+    if (n < min_buckets || n > max_buckets || !is_power_of_two(n)) {
+      fail(error, "keys: bad bucket count");
+      return std::nullopt;
+    }
+    const auto c = j.find("complete");
+    const auto it = j.find("entries");
+    if (c == j.end() || !c->is_boolean() || it == j.end() || !it->is_binary() ||
+        it->get_binary().size() % 24 != 0 || it->get_binary().size() / 24 > max_key_entries) {
+      fail(error, "keys: members 'complete' (bool) and 'entries' (24-byte entries) expected");
+      return std::nullopt;
+    }
+    keys_message k;
+    k.buckets = static_cast<std::uint32_t>(n);
+    k.complete = c->get<bool>();
+    const auto& bytes = it->get_binary();
+    if (!k.complete && !bytes.empty()) {
+      fail(error, "keys: an incomplete answer lists nothing");
+      return std::nullopt;
+    }
+    k.entries.reserve(bytes.size() / 24);
+    for (std::size_t i = 0; i < bytes.size(); i += 24) {
+      key_entry e;
+      for (int b = 0; b < 8; ++b) e.key_id = (e.key_id << 8) | bytes[i + b];
+      e.hash = read_hash(bytes.data() + i + 8);
+      k.entries.push_back(e);
+    }
+    return k;
+  }
   fail(error, "unknown message type '" + type + "'");
   return std::nullopt;
 }
@@ -354,9 +415,12 @@ json binary_of_hash(const crdt::hash128& h) {
 
 std::string_view to_string(reject_reason r) {
   switch (r) {
-    case reject_reason::clock: return "clock";
-    case reject_reason::unavailable: return "unavailable";
-    case reject_reason::invalid: return "invalid";
+    case reject_reason::clock:
+      return "clock";
+    case reject_reason::unavailable:
+      return "unavailable";
+    case reject_reason::invalid:
+      return "invalid";
   }
   return "invalid";
 }
@@ -411,9 +475,14 @@ frame encode(const message& m) {
           using T = std::decay_t<decltype(msg)>;
           json j;
           if constexpr (std::is_same_v<T, hello_message>) {
-            j = {{"t", "hello"},        {"v", msg.version},   {"node", msg.node},
-                 {"epoch", msg.epoch},  {"seq", msg.seq},     {"records", msg.records},
-                 {"received", msg.received}, {"received_epoch", msg.received_epoch},
+            j = {{"t", "hello"},
+                 {"v", msg.version},
+                 {"node", msg.node},
+                 {"epoch", msg.epoch},
+                 {"seq", msg.seq},
+                 {"records", msg.records},
+                 {"received", msg.received},
+                 {"received_epoch", msg.received_epoch},
                  {"proof", msg.proof}};
             j["digest"] = binary_of_hash(msg.digest);
           } else if constexpr (std::is_same_v<T, deltas_message>) {
@@ -429,6 +498,22 @@ frame encode(const message& m) {
                  {"to", msg.to_seq}};
           } else if constexpr (std::is_same_v<T, bucket_request_message>) {
             j = {{"t", "bucket_req"}, {"n", msg.buckets}};
+          } else if constexpr (std::is_same_v<T, keys_request_message>) {
+            std::vector<std::uint8_t> bytes;
+            bytes.reserve(4 * msg.wanted.size());
+            for (const std::uint32_t b : msg.wanted)
+              for (int i = 3; i >= 0; --i) bytes.push_back(static_cast<std::uint8_t>(b >> (8 * i)));
+            j = {{"t", "keys_req"}, {"n", msg.buckets}};
+            j["buckets"] = json::binary(std::move(bytes));
+          } else if constexpr (std::is_same_v<T, keys_message>) {
+            std::vector<std::uint8_t> bytes;
+            bytes.reserve(24 * msg.entries.size());
+            for (const auto& e : msg.entries) {
+              for (int i = 7; i >= 0; --i) bytes.push_back(static_cast<std::uint8_t>(e.key_id >> (8 * i)));
+              append_hash(bytes, e.hash);
+            }
+            j = {{"t", "keys"}, {"n", msg.buckets}, {"complete", msg.complete}};
+            j["entries"] = json::binary(std::move(bytes));
           } else {
             std::vector<std::uint8_t> bytes;
             bytes.reserve(16 * msg.digests.size());
@@ -453,7 +538,8 @@ std::optional<message> decode(std::span<const std::uint8_t> bytes, std::string* 
   try {
     const bool ok = json::sax_parse(bytes.begin(), bytes.end(), &builder, json::input_format_t::cbor, true);
     if (!ok) {
-      fail(error, "not a CBOR message: " + (builder.error().empty() ? std::string("parse error") : builder.error()));
+      fail(error,
+           "not a CBOR message: " + (builder.error().empty() ? std::string("parse error") : builder.error()));
       return std::nullopt;
     }
     return decode_root(builder.result(), error);
@@ -464,12 +550,14 @@ std::optional<message> decode(std::span<const std::uint8_t> bytes, std::string* 
 }
 
 std::optional<message> decode(std::string_view bytes, std::string* error) {
-  return decode(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()),
-                error);
+  return decode(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()),
+      error);
 }
 
 std::string_view type_name(const message& m) {
-  static constexpr std::string_view names[] = {"hello", "deltas", "ack", "reject", "bucket_req", "buckets"};
+  static constexpr std::string_view names[] = {"hello",      "deltas",  "ack",      "reject",
+                                               "bucket_req", "buckets", "keys_req", "keys"};
   return names[m.index()];
 }
 

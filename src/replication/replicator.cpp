@@ -1,10 +1,10 @@
 #include "horao/replication/replicator.hpp"
 
-#include <algorithm>
+#include <openssl/rand.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <openssl/rand.h>
 
 #include "horao/app/logging.hpp"
 #include "horao/crdt/hlc.hpp"
@@ -20,8 +20,12 @@ using app::log_info;
 using app::log_warn;
 
 constexpr std::string_view epoch_field = "self:epoch";
-std::string recv_field(std::string_view node) { return "recv:" + std::string(node); }
-std::string recv_epoch_field(std::string_view node) { return "recv-epoch:" + std::string(node); }
+std::string recv_field(std::string_view node) {
+  return "recv:" + std::string(node);
+}
+std::string recv_epoch_field(std::string_view node) {
+  return "recv-epoch:" + std::string(node);
+}
 
 std::uint64_t random_epoch() {
   std::uint64_t v = 0;
@@ -37,6 +41,18 @@ std::uint64_t random_epoch() {
 std::int64_t unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// Runs a completion handler's body: nothing may escape into the event loop
+// (the daemon treats that as fatal). Only allocation failure or a bug can
+// throw here; it is logged and the handler's work is dropped.
+template <class F>
+void guarded(const char* what, F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    log_error("replication: unexpected exception; continuing", {{"in", what}, {"error", e.what()}});
+  }
 }
 
 // Closes that are part of normal operation, not errors worth showing.
@@ -101,7 +117,8 @@ std::int64_t replicator::now_us() const {
 }
 
 std::int64_t replicator::wall_now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -123,7 +140,7 @@ void replicator::start() {
     if (auto self = weak.lock()) self->kick();
   });
   metrics_.on_scrape([weak = weak_from_this()](app::metric_registry& m) {
-    if (auto self = weak.lock()) self->on_scrape(m);
+    if (auto self = weak.lock()) guarded("scrape", [&] { self->on_scrape(m); });
   });
 
   if (options_.secret.empty() && !options_.peers.empty()) {
@@ -150,7 +167,8 @@ void replicator::start() {
         return self && self->dial_wanted(url);
       };
       events.attempt = [weak, url] {
-        if (auto self = weak.lock()) self->metrics_.counter_add("horao_peer_reconnects_total", {{"url", url}});
+        if (auto self = weak.lock())
+          self->metrics_.counter_add("horao_peer_reconnects_total", {{"url", url}});
       };
       events.failed = [weak, url](std::string_view error) {
         if (auto self = weak.lock()) self->set_url_error(url, std::string(error));
@@ -209,7 +227,7 @@ void replicator::check_shutdown() {
   const std::uint64_t limit = std::min(durable_seq_, store_.seq());
   for (auto& [node, p] : peers_) {
     if (!p.active() || !p.cursor.in_session()) continue;
-    if (p.awaiting_buckets || p.cursor.inflight_deltas() > 0 || p.cursor.sent() < limit) idle = false;
+    if (p.comparing != 0 || p.cursor.inflight_deltas() > 0 || p.cursor.sent() < limit) idle = false;
   }
   if (!idle && clock::now() < shutdown_deadline_) return;
   if (!idle) log_warn("replication: peers did not acknowledge everything before the shutdown deadline");
@@ -227,34 +245,45 @@ void replicator::kick() {
     if (!self) return;
     self->kick_posted_ = false;
     if (self->stopped_) return;
-    self->refresh_durable();
-    const auto now = self->now_us();
-    for (auto& [node, p] : self->peers_) self->evaluate(p, now);
+    guarded("kick", [&] {
+      self->refresh_durable();
+      const auto now = self->now_us();
+      for (auto& [node, p] : self->peers_) self->evaluate(p, now);
+    });
   });
 }
 
 void replicator::on_tick() {
   if (stopped_) return;
-  refresh_durable();
-  const auto now = now_us();
-  for (auto& [node, p] : peers_) evaluate(p, now);
-  // A link that never said hello is closed after the handshake timeout.
-  std::vector<std::shared_ptr<peer_link>> silent;
-  for (auto& [id, info] : links_) {
-    if (info.hello) continue;
-    if (now - info.opened_us > std::chrono::duration_cast<std::chrono::microseconds>(options_.handshake_timeout).count())
-      if (auto l = info.link.lock()) silent.push_back(std::move(l));
-  }
-  for (auto& l : silent) l->close("no hello in time");
-  check_shutdown();
+  guarded("tick", [&] { tick_once(); });
   if (stopped_) return;
   auto next = options_.tick;
   // PERSIST=async: durability is learned by polling, so poll fast while behind.
-  if (options_.persisted_seq && durable_seq_ < store_.seq()) next = std::min(next, std::chrono::milliseconds(5));
+  if (options_.persisted_seq && durable_seq_ < store_.seq())
+    next = std::min(next, std::chrono::milliseconds(5));
   tick_timer_.expires_after(next);
   tick_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
     if (auto self = weak.lock(); self && !ec) self->on_tick();
   });
+}
+
+void replicator::tick_once() {
+  refresh_durable();
+  const auto now = now_us();
+  for (auto& [node, p] : peers_) {
+    evaluate(p, now);
+    sync_cursor(p, now);
+  }
+  // A link that never said hello is closed after the handshake timeout.
+  std::vector<std::shared_ptr<peer_link>> silent;
+  for (auto& [id, info] : links_) {
+    if (info.hello) continue;
+    if (now - info.opened_us >
+        std::chrono::duration_cast<std::chrono::microseconds>(options_.handshake_timeout).count())
+      if (auto l = info.link.lock()) silent.push_back(std::move(l));
+  }
+  for (auto& l : silent) l->close("no hello in time");
+  check_shutdown();
 }
 
 void replicator::refresh_durable() {
@@ -355,14 +384,15 @@ std::vector<peer_status> replicator::status() const {
 nlohmann::json replicator::peers_json() const {
   auto rows = nlohmann::json::array();
   for (const auto& s : status()) {
-    rows.push_back({{"url", s.url.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.url)},
-                    {"node", s.node.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.node)},
-                    {"connected", s.connected},
-                    {"pending", s.pending},
-                    {"acked_seq", s.acked_seq},
-                    {"last_push", s.last_push_us == 0 ? nlohmann::json(nullptr)
-                                                      : nlohmann::json(crdt::format_time_us(s.last_push_us))},
-                    {"last_error", s.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.last_error)}});
+    rows.push_back(
+        {{"url", s.url.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.url)},
+         {"node", s.node.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.node)},
+         {"connected", s.connected},
+         {"pending", s.pending},
+         {"acked_seq", s.acked_seq},
+         {"last_push", s.last_push_us == 0 ? nlohmann::json(nullptr)
+                                           : nlohmann::json(crdt::format_time_us(s.last_push_us))},
+         {"last_error", s.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.last_error)}});
   }
   return rows;
 }
@@ -371,10 +401,12 @@ void replicator::describe_metrics() {
   using app::metric_type;
   metrics_.describe("horao_peer_pushes_total", metric_type::counter,
                     "Pushes to a peer: a sync-rule firing (or sync now) that sent at least one delta");
-  metrics_.describe("horao_peer_bytes_sent_total", metric_type::counter, "Replication frame bytes sent to a peer");
+  metrics_.describe("horao_peer_bytes_sent_total", metric_type::counter,
+                    "Replication frame bytes sent to a peer");
   metrics_.describe("horao_peer_bytes_received_total", metric_type::counter,
                     "Replication frame bytes received from a peer");
-  metrics_.describe("horao_peer_records_sent_total", metric_type::counter, "Record states sent to a peer in deltas");
+  metrics_.describe("horao_peer_records_sent_total", metric_type::counter,
+                    "Record states sent to a peer in deltas");
   metrics_.describe("horao_peer_records_received_total", metric_type::counter,
                     "Record states received from a peer in deltas");
   metrics_.describe("horao_peer_rejected_deltas_total", metric_type::counter,
@@ -382,7 +414,8 @@ void replicator::describe_metrics() {
                     "could not persist)");
   metrics_.describe("horao_peer_refused_deltas_total", metric_type::counter,
                     "Deltas this daemon sent that the peer refused (retried after a backoff)");
-  metrics_.describe("horao_peer_reconnects_total", metric_type::counter, "Dial attempts to a PEERS URL after the first");
+  metrics_.describe("horao_peer_reconnects_total", metric_type::counter,
+                    "Dial attempts to a PEERS URL after the first");
   metrics_.describe("horao_peer_full_transfers_total", metric_type::counter,
                     "Sessions that had to start from sequence 0 (new peer, or its cursor was too old)");
   metrics_.describe("horao_peer_protocol_errors_total", metric_type::counter,
@@ -392,10 +425,12 @@ void replicator::describe_metrics() {
   metrics_.describe("horao_peer_pending", metric_type::gauge,
                     "Changes not yet acknowledged by a peer (local seq - acked seq)");
   metrics_.describe("horao_peer_connected", metric_type::gauge, "1 while a peer's link is up");
-  metrics_.describe("horao_peer_acked_seq", metric_type::gauge, "The last local sequence a peer acknowledged");
+  metrics_.describe("horao_peer_acked_seq", metric_type::gauge,
+                    "The last local sequence a peer acknowledged");
   metrics_.describe("horao_peer_received_seq", metric_type::gauge,
                     "The last sequence of a peer's log applied and persisted here");
-  metrics_.describe("horao_peer_inflight_bytes", metric_type::gauge, "Unacknowledged delta bytes sent to a peer");
+  metrics_.describe("horao_peer_inflight_bytes", metric_type::gauge,
+                    "Unacknowledged delta bytes sent to a peer");
 }
 
 void replicator::on_scrape(app::metric_registry& m) {
@@ -414,8 +449,9 @@ void replicator::on_scrape(app::metric_registry& m) {
 
 replicator::admission replicator::admit(std::string_view token, std::string_view remote_address) {
   admission a;
-  if (stopped_) {
-    a.message = "shutting down";
+  if (!started_ || stopped_) {
+    a.status = 503;
+    a.message = stopped_ ? "shutting down" : "starting: replication is not running yet";
     return a;
   }
   std::string node;
@@ -437,7 +473,9 @@ replicator::admission replicator::admit(std::string_view token, std::string_view
 replicator::peer& replicator::peer_for(const std::string& node) {
   auto it = peers_.find(node);
   if (it != peers_.end()) return it->second;
-  it = peers_.try_emplace(node, node, options_.max_inflight_bytes, options_.reject_initial, options_.reject_max).first;
+  it = peers_
+           .try_emplace(node, node, options_.max_inflight_bytes, options_.reject_initial, options_.reject_max)
+           .first;
   peer& p = it->second;
   const auto ref = crdt::node_names().intern(node);
   p.node_ref = ref ? *ref : 0;
@@ -470,7 +508,9 @@ void replicator::send_frame(peer& p, frame f) {
   link->send(std::move(f));
 }
 
-void replicator::send(peer& p, const message& m) { send_frame(p, encode(m)); }
+void replicator::send(peer& p, const message& m) {
+  send_frame(p, encode(m));
+}
 
 void replicator::on_link_open(const std::shared_ptr<peer_link>& link) {
   links_[link->id()] = link_info{link, false, {}, now_us()};
@@ -507,11 +547,13 @@ void replicator::on_link_frame(const std::shared_ptr<peer_link>& link, std::stri
   if (!m) return protocol_error(link, "bad frame: " + error);
   link_info& info = it->second;
   if (auto* h = std::get_if<hello_message>(&*m)) return handle_hello(link, info, std::move(*h));
-  if (!info.hello) return protocol_error(link, std::string("expected a hello, got ") + std::string(type_name(*m)));
+  if (!info.hello)
+    return protocol_error(link, std::string("expected a hello, got ") + std::string(type_name(*m)));
   auto pit = peers_.find(info.node);
   if (pit == peers_.end() || pit->second.link_id != link->id()) return;  // a link on its way out
   peer& p = pit->second;
-  metrics_.counter_add("horao_peer_bytes_received_total", {{"peer", p.node}}, static_cast<double>(bytes.size()));
+  metrics_.counter_add("horao_peer_bytes_received_total", {{"peer", p.node}},
+                       static_cast<double>(bytes.size()));
   std::visit(
       [&](auto& msg) {
         using T = std::decay_t<decltype(msg)>;
@@ -525,6 +567,10 @@ void replicator::on_link_frame(const std::shared_ptr<peer_link>& link, std::stri
           handle_bucket_request(p, msg);
         else if constexpr (std::is_same_v<T, buckets_message>)
           handle_buckets(p, msg);
+        else if constexpr (std::is_same_v<T, keys_request_message>)
+          handle_keys_request(p, msg);
+        else if constexpr (std::is_same_v<T, keys_message>)
+          handle_keys(p, msg);
       },
       *m);
 }
@@ -563,19 +609,17 @@ void replicator::handle_hello(const std::shared_ptr<peer_link>& link, link_info&
   const std::string where = link->outbound() ? link->url() : link->remote_address();
   if (h.version != protocol_version) {
     log_error("replication: the peer speaks another protocol version; refusing the link",
-              {{"peer", h.node},
-               {"at", where},
-               {"peer_version", h.version},
-               {"version", protocol_version}});
-    const std::string why = "incompatible protocol version " + std::to_string(h.version) + " (this daemon speaks " +
-                            std::to_string(protocol_version) + ")";
+              {{"peer", h.node}, {"at", where}, {"peer_version", h.version}, {"version", protocol_version}});
+    const std::string why = "incompatible protocol version " + std::to_string(h.version) +
+                            " (this daemon speaks " + std::to_string(protocol_version) + ")";
     if (link->outbound()) set_url_error(link->url(), why);
     link->close("incompatible protocol version; this daemon speaks " + std::to_string(protocol_version));
     return;
   }
   if (h.node == options_.node_id) {
     if (link->outbound()) {
-      log_warn("replication: this PEERS URL reaches this daemon itself; not dialing it again", {{"url", where}});
+      log_warn("replication: this PEERS URL reaches this daemon itself; not dialing it again",
+               {{"url", where}});
       if (auto* e = url_of(link->url())) e->self = true;
       set_url_error(link->url(), "this URL reaches this daemon itself");
     }
@@ -616,12 +660,8 @@ void replicator::handle_hello(const std::shared_ptr<peer_link>& link, link_info&
 void replicator::activate(peer& p, const std::shared_ptr<peer_link>& link, const hello_message& h) {
   p.link = link;
   p.link_id = link->id();
-  p.link_outbound = link->outbound();
   ++p.session;
-  if (link->outbound()) {
-    p.url = link->url();
-    link->send(encode(make_hello(p, link)));
-  }
+  if (link->outbound()) link->send(encode(make_hello(p, link)));
   if (p.node_ref == 0) {
     // The process-wide node table is full: this peer's records could not be
     // attributed. Refuse rather than forward them wrongly.
@@ -640,7 +680,8 @@ void replicator::activate(peer& p, const std::shared_ptr<peer_link>& link, const
   std::uint64_t resume = h.received_epoch == epoch_ ? h.received : 0;
   if (resume > durable_seq_) {
     log_warn(
-        "replication: the peer holds more of this daemon's log than this daemon has persisted (Redis restored "
+        "replication: the peer holds more of this daemon's log than this daemon has persisted (Redis "
+        "restored "
         "from an older backup?); sending the whole state",
         {{"peer", p.node}, {"peer_has", resume}, {"persisted", durable_seq_}});
     resume = 0;
@@ -650,13 +691,22 @@ void replicator::activate(peer& p, const std::shared_ptr<peer_link>& link, const
   p.wire_from = p.wire_acked = resume;
   p.no_skip_up_to = resume == 0 ? store_.seq() : 0;
   p.filter = bucket_filter{};
-  p.awaiting_buckets = false;
+  p.comparing = 0;
   p.push_wanted = false;
   p.push_counted = false;
   p.paused_until_us = 0;
   p.reject_backoff.reset();
   p.last_push_steady_us = now_us();  // the hello exchange is a sync point
+  p.last_frame_us = p.last_push_steady_us;
+  // Connected: earlier errors about this peer are history.
   p.last_error.clear();
+  p.last_error_us = 0;
+  for (auto& e : urls_) {
+    if (e.node == p.node || (link->outbound() && e.url == link->url())) {
+      e.last_error.clear();
+      e.last_error_us = 0;
+    }
+  }
 
   std::string mode;
   const std::uint64_t limit = std::min(durable_seq_, store_.seq());
@@ -677,8 +727,9 @@ void replicator::activate(peer& p, const std::shared_ptr<peer_link>& link, const
     mode = "anti-entropy";
     ++p.full_transfers;
     metrics_.counter_add("horao_peer_full_transfers_total", {{"peer", p.node}});
+    p.peer_records = h.records;
     p.bucket_count = choose_bucket_count(std::max<std::uint64_t>(h.records, store_.size()));
-    p.awaiting_buckets = true;
+    p.comparing = 1;
     send(p, bucket_request_message{p.bucket_count});
   } else {
     mode = resume == 0 ? "full transfer" : "resume";
@@ -689,14 +740,13 @@ void replicator::activate(peer& p, const std::shared_ptr<peer_link>& link, const
     p.push_wanted = true;
     p.cursor.request_push(store_.seq());
   }
-  log_info("replication: peer connected",
-           {{"peer", p.node},
-            {"direction", link->outbound() ? "outbound" : "inbound"},
-            {"at", link->outbound() ? link->url() : link->remote_address()},
-            {"mode", mode},
-            {"resume_from", resume},
-            {"local_seq", store_.seq()},
-            {"peer_seq", h.seq}});
+  log_info("replication: peer connected", {{"peer", p.node},
+                                           {"direction", link->outbound() ? "outbound" : "inbound"},
+                                           {"at", link->outbound() ? link->url() : link->remote_address()},
+                                           {"mode", mode},
+                                           {"resume_from", resume},
+                                           {"local_seq", store_.seq()},
+                                           {"peer_seq", h.seq}});
   pump(p);
 }
 
@@ -707,7 +757,7 @@ void replicator::deactivate(peer& p, std::string_view reason, bool error) {
   p.cursor.end_session();
   p.replies.clear();
   p.mode = recv_mode::normal;
-  p.awaiting_buckets = false;
+  p.comparing = 0;
   p.filter = bucket_filter{};
   p.push_wanted = false;
   p.push_counted = false;
@@ -749,9 +799,9 @@ void replicator::handle_deltas(peer& p, deltas_message d) {
     if (!store_.clock().acceptable(newest)) {
       const double ahead_s = static_cast<double>(newest.wall_us - store_.clock().now_us()) / 1e6;
       queue_reject(p, reject_reason::clock,
-                   "record " + r.key + " is stamped " + crdt::to_string(newest) + ", " + std::to_string(ahead_s) +
-                       " s ahead of this daemon's clock (CLOCK_OFFSET=" + std::to_string(options_.clock_offset_s) +
-                       ")",
+                   "record " + r.key + " is stamped " + crdt::to_string(newest) + ", " +
+                       std::to_string(ahead_s) + " s ahead of this daemon's clock (CLOCK_OFFSET=" +
+                       std::to_string(options_.clock_offset_s) + ")",
                    d.to_seq);
       return;
     }
@@ -780,14 +830,17 @@ void replicator::handle_deltas(peer& p, deltas_message d) {
   p.expected_from = d.to_seq;
   const std::uint64_t id = p.next_reply_id++;
   p.replies.push_back(reply{id, d.to_seq});
-  durability_.when_durable(store_.seq(), [weak = weak_from_this(), node = p.node, session = p.session, id](bool ok) {
-    if (auto self = weak.lock()) self->on_durable(node, session, id, ok);
-  });
+  durability_.when_durable(store_.seq(),
+                           [weak = weak_from_this(), node = p.node, session = p.session, id](bool ok) {
+                             if (auto self = weak.lock())
+                               guarded("durable", [&] { self->on_durable(node, session, id, ok); });
+                           });
 }
 
 void replicator::queue_reject(peer& p, reject_reason reason, std::string message, std::uint64_t to_seq) {
   metrics_.counter_add("horao_peer_rejected_deltas_total", {{"peer", p.node}, {"reason", to_string(reason)}});
-  log_warn("replication: refused a delta", {{"peer", p.node}, {"reason", to_string(reason)}, {"detail", message}});
+  log_warn("replication: refused a delta",
+           {{"peer", p.node}, {"reason", to_string(reason)}, {"detail", message}});
   reply r{p.next_reply_id++, to_seq, true, true, reject_message{reason, std::move(message), to_seq}};
   p.replies.push_back(std::move(r));
   p.mode = recv_mode::reject_queued;
@@ -803,8 +856,8 @@ void replicator::on_durable(const std::string& node, std::uint64_t session, std:
     r.ready = true;
     if (!ok) {
       r.reject = true;
-      r.rejection = reject_message{reject_reason::unavailable, "the merged changes could not be persisted in time",
-                                   r.to_seq};
+      r.rejection = reject_message{reject_reason::unavailable,
+                                   "the merged changes could not be persisted in time", r.to_seq};
       metrics_.counter_add("horao_peer_rejected_deltas_total", {{"peer", p.node}, {"reason", "unavailable"}});
       p.mode = recv_mode::reject_queued;
     }
@@ -848,18 +901,15 @@ void replicator::handle_bucket_request(peer& p, const bucket_request_message& m)
 // ---- sending ----------------------------------------------------------------------------------
 
 void replicator::handle_ack(peer& p, const ack_message& a) {
-  switch (p.cursor.on_ack(a.seq)) {
-    case peer_cursor::ack_result::unexpected:
-      if (auto link = p.active())
-        protocol_error(link, "ack for " + std::to_string(a.seq) + ", beyond what was sent (" +
-                                 std::to_string(p.cursor.sent()) + ")");
-      return;
-    case peer_cursor::ack_result::stale:
-      return;
-    case peer_cursor::ack_result::advanced:
-      break;
+  const auto result = p.cursor.on_ack(a.seq);
+  if (result == peer_cursor::ack_result::unexpected) {
+    if (auto link = p.active())
+      protocol_error(link, "ack for " + std::to_string(a.seq) + ", beyond what was sent (" +
+                               std::to_string(p.cursor.sent()) + ")");
+    return;
   }
   p.wire_acked = std::max(p.wire_acked, a.seq);
+  if (result == peer_cursor::ack_result::stale) return;
   p.reject_backoff.reset();
   persist_acked(p);
   pump(p);
@@ -869,34 +919,64 @@ void replicator::handle_ack(peer& p, const ack_message& a) {
 void replicator::handle_reject(peer& p, const reject_message& r) {
   const std::int64_t delay_ms = p.reject_backoff.next_ms();
   set_error(p, "the peer refused a delta (" + std::string(to_string(r.reason)) + "): " + r.message);
-  metrics_.counter_add("horao_peer_refused_deltas_total", {{"peer", p.node}, {"reason", to_string(r.reason)}});
-  log_warn("replication: the peer refused a delta; retrying after a backoff",
-           {{"peer", p.node}, {"reason", to_string(r.reason)}, {"detail", r.message}, {"retry_ms", delay_ms}});
+  metrics_.counter_add("horao_peer_refused_deltas_total",
+                       {{"peer", p.node}, {"reason", to_string(r.reason)}});
+  log_warn(
+      "replication: the peer refused a delta; retrying after a backoff",
+      {{"peer", p.node}, {"reason", to_string(r.reason)}, {"detail", r.message}, {"retry_ms", delay_ms}});
   p.cursor.reject();
   p.wire_from = p.wire_acked;  // where the receiver now expects us to start
   p.paused_until_us = now_us() + delay_ms * 1000;
 }
 
 void replicator::handle_buckets(peer& p, const buckets_message& b) {
-  if (!p.awaiting_buckets || b.digests.size() != p.bucket_count) {
+  if (p.comparing != 1 || b.digests.size() != p.bucket_count) {
     if (auto link = p.active()) protocol_error(link, "unexpected bucket digests");
     return;
   }
-  p.awaiting_buckets = false;
   p.filter = bucket_filter(bucket_digests(store_, p.bucket_count), b.digests, store_.seq());
   log_info("replication: anti-entropy", {{"peer", p.node},
                                          {"buckets", static_cast<std::uint64_t>(p.filter.buckets())},
                                          {"differing", static_cast<std::uint64_t>(p.filter.differing())}});
+  // Level 2 when the peer's list of those buckets' keys is likely to fit in
+  // one answer: then only the records that differ are sent.
+  const std::uint64_t per_bucket =
+      std::max<std::uint64_t>(p.peer_records, store_.size()) / p.bucket_count + 1;
+  if (p.filter.differing() > 0 && p.filter.differing() * per_bucket <= max_key_entries) {
+    p.comparing = 2;
+    send(p, keys_request_message{p.bucket_count, p.filter.differing_buckets()});
+    return;
+  }
+  p.comparing = 0;
   p.push_wanted = true;
   p.cursor.request_push(store_.seq());
   pump(p);
+}
+
+void replicator::handle_keys(peer& p, const keys_message& k) {
+  if (p.comparing != 2 || k.buckets != p.bucket_count) {
+    if (auto link = p.active()) protocol_error(link, "unexpected key hashes");
+    return;
+  }
+  if (k.complete) p.filter.refine(k.entries);
+  log_info("replication: anti-entropy keys", {{"peer", p.node},
+                                              {"entries", static_cast<std::uint64_t>(k.entries.size())},
+                                              {"complete", k.complete}});
+  p.comparing = 0;
+  p.push_wanted = true;
+  p.cursor.request_push(store_.seq());
+  pump(p);
+}
+
+void replicator::handle_keys_request(peer& p, const keys_request_message& m) {
+  send(p, key_entries(store_, m.buckets, m.wanted));
 }
 
 void replicator::sync_now() {
   if (stopped_) return;
   refresh_durable();
   for (auto& [node, p] : peers_) {
-    if (!p.active() || !p.cursor.in_session() || p.awaiting_buckets) continue;
+    if (!p.active() || !p.cursor.in_session() || p.comparing != 0) continue;
     p.push_wanted = true;
     p.cursor.request_push(store_.seq());
     pump(p);
@@ -904,11 +984,27 @@ void replicator::sync_now() {
 }
 
 void replicator::evaluate(peer& p, std::int64_t now) {
-  if (!p.active() || !p.cursor.in_session() || p.awaiting_buckets) return;
-  if (!p.push_wanted && should_push(options_.sync, now, p.last_push_steady_us, p.cursor.pending(store_.seq())))
+  if (!p.active() || !p.cursor.in_session() || p.comparing != 0) return;
+  if (!p.push_wanted &&
+      should_push(options_.sync, now, p.last_push_steady_us, p.cursor.pending(store_.seq())))
     p.push_wanted = true;
   if (p.push_wanted) p.cursor.request_push(store_.seq());
   pump(p);
+}
+
+// Ranges skipped without a frame (changes that came from the peer itself)
+// move our cursor but not the peer's record of what it holds; without this,
+// a daemon that only ever forwarded the peer's own changes back would look
+// new to it after a restart. Once the link is quiet for a second, one empty
+// delta moves the peer's cursor too (at most one frame a second per peer).
+void replicator::sync_cursor(peer& p, std::int64_t now) {
+  auto link = p.active();
+  if (!link || !p.cursor.in_session() || p.comparing != 0 || p.cursor.inflight_deltas() > 0) return;
+  if (p.wire_from >= p.cursor.sent() || now - p.last_frame_us < 1'000'000) return;
+  const std::uint64_t to = p.cursor.sent();
+  send(p, deltas_message{p.wire_from, to, {}});
+  p.wire_from = to;
+  p.last_frame_us = now;
 }
 
 void replicator::persist_acked(peer& p) {
@@ -919,7 +1015,7 @@ void replicator::persist_acked(peer& p) {
 
 void replicator::pump(peer& p) {
   auto link = p.active();
-  if (!link || stopped_ || !p.cursor.in_session() || p.awaiting_buckets) return;
+  if (!link || stopped_ || !p.cursor.in_session() || p.comparing != 0) return;
   if (p.paused_until_us != 0) {
     if (now_us() < p.paused_until_us) return;
     p.paused_until_us = 0;
@@ -956,7 +1052,7 @@ void replicator::pump(peer& p) {
       --budget;
       to = seq;
       if (e.origin == p.node_ref && seq > p.no_skip_up_to) return true;  // it came from this peer
-      if (!p.filter.keep(seq, key)) return true;                           // its bucket agrees
+      if (!p.filter.keep(seq, key, e.hash)) return true;                 // the peer holds it
       b.add(key, e.state);
       return true;
     });
@@ -982,6 +1078,7 @@ void replicator::pump(peer& p) {
     send_frame(p, std::move(f));
     p.cursor.on_sent(to, size);
     p.wire_from = to;
+    p.last_frame_us = now_us();
     metrics_.counter_add("horao_peer_records_sent_total", {{"peer", node}}, static_cast<double>(records));
     if (!p.push_counted) {
       p.push_counted = true;

@@ -1,11 +1,10 @@
 #include "horao/replication/ws_link.hpp"
 
-#include <deque>
-
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <deque>
 
 #include "horao/app/logging.hpp"
 
@@ -38,8 +37,8 @@ class ws_link final : public peer_link {
  public:
   ws_link(WS ws, direction dir, link_identity identity, std::weak_ptr<link_handler> handler,
           const link_options& options)
-      : peer_link(dir, std::move(identity.remote_address), std::move(identity.url), std::move(identity.token_node),
-                  std::move(identity.token_nonce)),
+      : peer_link(dir, std::move(identity.remote_address), std::move(identity.url),
+                  std::move(identity.token_node), std::move(identity.token_nonce)),
         ws_(std::move(ws)),
         handler_(std::move(handler)),
         max_queued_bytes_(options.max_queued_bytes) {
@@ -202,7 +201,8 @@ template <class WS>
 std::shared_ptr<peer_link> start_any(WS ws, peer_link::direction dir, link_identity identity,
                                      std::weak_ptr<link_handler> handler, const link_options& options,
                                      std::function<void(std::string_view)> closed_hook) {
-  auto link = std::make_shared<ws_link<WS>>(std::move(ws), dir, std::move(identity), std::move(handler), options);
+  auto link =
+      std::make_shared<ws_link<WS>>(std::move(ws), dir, std::move(identity), std::move(handler), options);
   link->on_closed_hook = std::move(closed_hook);
   link->start();
   return link;
@@ -222,16 +222,22 @@ peer_link::peer_link(direction dir, std::string remote_address, std::string url,
 std::shared_ptr<peer_link> start_link(plain_ws ws, peer_link::direction dir, link_identity identity,
                                       std::weak_ptr<link_handler> handler, const link_options& options,
                                       std::function<void(std::string_view)> closed_hook) {
-  return start_any(std::move(ws), dir, std::move(identity), std::move(handler), options, std::move(closed_hook));
+  return start_any(std::move(ws), dir, std::move(identity), std::move(handler), options,
+                   std::move(closed_hook));
 }
 
 std::shared_ptr<peer_link> start_link(tls_ws ws, peer_link::direction dir, link_identity identity,
                                       std::weak_ptr<link_handler> handler, const link_options& options,
                                       std::function<void(std::string_view)> closed_hook) {
-  return start_any(std::move(ws), dir, std::move(identity), std::move(handler), options, std::move(closed_hook));
+  return start_any(std::move(ws), dir, std::move(identity), std::move(handler), options,
+                   std::move(closed_hook));
 }
 
-void configure(plain_ws& ws, const link_options& options) { configure_stream(ws, options); }
-void configure(tls_ws& ws, const link_options& options) { configure_stream(ws, options); }
+void configure(plain_ws& ws, const link_options& options) {
+  configure_stream(ws, options);
+}
+void configure(tls_ws& ws, const link_options& options) {
+  configure_stream(ws, options);
+}
 
 }  // namespace horao::replication

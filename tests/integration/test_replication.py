@@ -3,6 +3,8 @@ real redis-server (docs/replication.md): convergence, forwarding, the sync
 rule, pauses, kill -9, bootstrap, authentication."""
 
 import random
+import shutil
+import subprocess
 import threading
 
 import pytest
@@ -135,10 +137,14 @@ def test_kill9_and_restart_resumes_without_a_full_transfer(horaod_factory, redis
         put_dc(a, f"k-{i}", f"before {i}")
     wait_converged([a, b], records=300)
     wait_until(lambda: peer_row(a, "kill-b")["acked_seq"] == cluster(a)["seq"], 30, "a's cursor for b")
-    # b's record of what it applied from a is in Redis before the kill.
-    seq_a = cluster(a)["seq"]
+    # Both sides' records of what they hold of the other's log are in Redis
+    # before the kill (b's log holds only a's changes: an empty delta moves
+    # a's cursor for it once the link is quiet).
+    seq_a, seq_b = cluster(a)["seq"], cluster(b)["seq"]
     wait_until(lambda: redis_server.command("HGET", "horao:kill-b:peers", "recv:kill-a") == str(seq_a), 30,
                "b's received cursor to be persisted")
+    wait_until(lambda: redis_server.command("HGET", "horao:kill-a:peers", "recv:kill-b") == str(seq_b), 30,
+               "a's received cursor to be persisted")
     sent_before = metric(a, "horao_peer_records_sent_total", peer="kill-b")
     assert sent_before == 300
     b.kill()
@@ -149,8 +155,9 @@ def test_kill9_and_restart_resumes_without_a_full_transfer(horaod_factory, redis
     wait_until(lambda: peer_row(a, "kill-b")["pending"] == 0, 30, "a's cursor for b after the restart")
     # Only the 20 new records crossed, and no full transfer happened.
     assert metric(a, "horao_peer_records_sent_total", peer="kill-b") == sent_before + 20
-    assert metric(a, "horao_peer_full_transfers_total", peer="kill-b") == 1  # the very first session
+    assert metric(a, "horao_peer_full_transfers_total", peer="kill-b") == 0
     assert metric(b, "horao_peer_full_transfers_total", peer="kill-a") == 0
+    assert "mode=resume" in b.log().split("horaod starting")[-1]
 
 
 def test_new_empty_peer_bootstraps(horaod_factory, redis_server):
@@ -246,3 +253,50 @@ def test_inbound_peers_are_refused_without_a_secret(horaod_factory):
     dialer = horaod_factory(env={"PEER_SECRET": SECRET, "PEERS": ws_url(lonely)}, name="dialer")
     wait_until(lambda: "401" in (cluster(dialer)["peers"][0]["last_error"] or ""), 30, "the dialer to see 401")
     assert cluster(lonely)["peers"] == []
+
+
+@pytest.fixture
+def shared_certificate(tmp_path):
+    """One self-signed certificate for 127.0.0.1, shared by the cluster (so
+    TLS_CERT is also the trust anchor the dialers verify against)."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return str(cert), str(key)
+
+
+def test_wss_with_tls_cert_replicates_and_verifies(horaod_factory, shared_certificate, tmp_path):
+    cert, key = shared_certificate
+    names = ["tls-a", "tls-b"]
+    nodes = {}
+    for n in names:
+        nodes[n] = horaod_factory(env={"PEER_SECRET": SECRET, "SYNC_MAX": "0", "TLS_CERT": cert, "TLS_KEY": key},
+                                  name=n, start=False, tls_ca=cert)
+    nodes["tls-b"].env["PEERS"] = f"wss://127.0.0.1:{nodes['tls-a'].port}"
+    for n in names:
+        nodes[n].start(ready=True)
+    a, b = nodes["tls-a"], nodes["tls-b"]
+
+    def tls_cluster(d):
+        return requests.get(d.url("/v1/cluster"), verify=cert, timeout=5).json()
+
+    wait_until(lambda: any(p["connected"] for p in tls_cluster(b)["peers"]), 30, "the wss:// link")
+    r = requests.put(a.url("/v1/datacenters/secure"), json={"name": "over tls", "number": 1}, verify=cert, timeout=10)
+    assert r.status_code == 201
+    wait_until(lambda: tls_cluster(b)["records"] == 1, 30, "the record to cross over wss://")
+    assert tls_cluster(a)["digest"] == tls_cluster(b)["digest"]
+
+    # A dialer that does not trust the certificate refuses the link.
+    other_cert, other_key = tmp_path / "other.pem", tmp_path / "other-key.pem"
+    subprocess.run([shutil.which("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(other_key), "-out", str(other_cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
+    c = horaod_factory(env={"PEER_SECRET": SECRET, "TLS_CERT": str(other_cert), "TLS_KEY": str(other_key),
+                            "PEERS": f"wss://127.0.0.1:{a.port}"}, name="tls-c", tls_ca=str(other_cert))
+    wait_until(lambda: "TLS" in (requests.get(c.url("/v1/cluster"), verify=str(other_cert), timeout=5)
+                                 .json()["peers"][0]["last_error"] or ""), 30, "c to refuse a's certificate")
+    assert tls_cluster(a)["records"] == 1

@@ -87,6 +87,7 @@ def test_random_writes_pauses_and_kills_converge_to_the_oracle(horaod_factory, r
     state = {n: "up" for n in names}  # up | paused | dead
     stamp = 0
     applied = 0
+    disturbances = {"pause": 0, "kill": 0}
 
     for step in range(OPS):
         # Now and then, disturb one daemon (never all of them).
@@ -95,9 +96,11 @@ def test_random_writes_pauses_and_kills_converge_to_the_oracle(horaod_factory, r
         if roll < 0.03 and state[victim] == "up" and sum(s == "up" for s in state.values()) > 1:
             nodes[victim].pause()
             state[victim] = "paused"
+            disturbances["pause"] += 1
         elif roll < 0.05 and state[victim] == "up" and sum(s == "up" for s in state.values()) > 1:
             nodes[victim].kill()
             state[victim] = "dead"
+            disturbances["kill"] += 1
         elif roll < 0.10 and state[victim] == "paused":
             nodes[victim].resume()
             state[victim] = "up"
@@ -144,4 +147,5 @@ def test_random_writes_pauses_and_kills_converge_to_the_oracle(horaod_factory, r
     for n in names:
         seen = list_all(nodes[n])
         assert seen == expected, f"seed {seed}: {n} differs from the oracle ({applied} writes applied)"
+    print(f"{applied} writes applied, {len(expected)} live resources, disturbances {disturbances}")
     assert applied > OPS // 3

@@ -1,10 +1,10 @@
 // A peer is authenticated, not trusted: a raw WebSocket client with a valid
 // token sends what a broken or hostile daemon might. The replicator must
 // refuse it with a clear reason, apply nothing of it, and keep serving.
-#include <catch2/catch.hpp>
-
-#include <future>
 #include <sys/socket.h>
+
+#include <catch2/catch.hpp>
+#include <future>
 
 #include "horao/crdt/codec.hpp"
 #include "test_replication_support.hpp"
@@ -35,7 +35,8 @@ struct raw_client {
   int connect(std::uint16_t port, const std::string& use_token) {
     beast::get_lowest_layer(ws).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     timeval tv{5, 0};
-    ::setsockopt(beast::get_lowest_layer(ws).socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(beast::get_lowest_layer(ws).socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv,
+                 sizeof tv);
     ws.set_option(websocket::stream_base::decorator(
         [use_token](websocket::request_type& req) { req.set(peer_token_header, use_token); }));
     websocket::response_type res;
@@ -61,8 +62,10 @@ struct raw_client {
     beast::error_code ec;
     ws.read(buffer, ec);
     if (ec) {
-      if (closed) *closed = ec == websocket::error::closed ? std::string(ws.reason().reason.data(), ws.reason().reason.size())
-                                                         : "error: " + ec.message();
+      if (closed)
+        *closed = ec == websocket::error::closed
+                      ? std::string(ws.reason().reason.data(), ws.reason().reason.size())
+                      : "error: " + ec.message();
       return std::nullopt;
     }
     const auto data = buffer.cdata();
@@ -88,7 +91,8 @@ hello_message client_hello(const std::string& node) {
 template <class F>
 auto with_server(asio::io_context& io, F&& f) {
   auto future = std::async(std::launch::async, std::forward<F>(f));
-  run_until(io, [&] { return future.wait_for(0s) == std::future_status::ready; }, 30s);
+  run_until(
+      io, [&] { return future.wait_for(0s) == std::future_status::ready; }, 30s);
   REQUIRE(future.wait_for(0s) == std::future_status::ready);
   return future.get();
 }
@@ -153,13 +157,16 @@ TEST_CASE("replication hostile peer: protocol violations are refused with a reas
   };
 
   SECTION("deltas before the hello") {
-    CHECK_THAT(scenario([](raw_client& c) { c.send(encode(deltas_message{0, 1, {}})); }),
+    CHECK_THAT(scenario([](raw_client& c) {
+                 c.send(encode(deltas_message{0, 1, {}}));
+               }),
                Catch::Contains("expected a hello"));
   }
   SECTION("another protocol version") {
     hello_message h = client_hello("viol-c");
     h.version = protocol_version + 1;
-    CHECK_THAT(scenario([h](raw_client& c) { c.send(encode(h)); }), Catch::Contains("incompatible protocol version"));
+    CHECK_THAT(scenario([h](raw_client& c) { c.send(encode(h)); }),
+               Catch::Contains("incompatible protocol version"));
   }
   SECTION("a hello naming another node than the token") {
     CHECK_THAT(scenario([](raw_client& c) { c.send(encode(client_hello("someone-else"))); }),
@@ -180,7 +187,8 @@ TEST_CASE("replication hostile peer: protocol violations are refused with a reas
                Catch::Contains("ack for 999"));
   }
   SECTION("a text frame") {
-    CHECK_THAT(scenario([](raw_client& c) { c.send_text("{\"t\":\"hello\"}"); }), Catch::Contains("text frames"));
+    CHECK_THAT(scenario([](raw_client& c) { c.send_text("{\"t\":\"hello\"}"); }),
+               Catch::Contains("text frames"));
   }
   SECTION("a second hello") {
     CHECK_THAT(scenario([](raw_client& c) {
@@ -220,7 +228,10 @@ TEST_CASE("replication hostile peer: a delta far in the future is refused whole;
     if (c.connect(port) != 101) return out;
     (void)c.read();
     c.send(encode(client_hello("clk-c")));
-    deltas_message d{0, 2, {{"racks/now", record_at(now_us, "clk-c")}, {"racks/later", record_at(now_us + 60'000'000, "clk-c")}}};
+    deltas_message d{0,
+                     2,
+                     {{"racks/now", record_at(now_us, "clk-c")},
+                      {"racks/later", record_at(now_us + 60'000'000, "clk-c")}}};
     c.send(encode(d));
     out.answer = c.read();
     // The same token again, on a new connection.
@@ -237,7 +248,8 @@ TEST_CASE("replication hostile peer: a delta far in the future is refused whole;
   CHECK(server.store.size() == 0);  // not even the record that was fine
   CHECK(r.replay_status == 401);
   server.metrics.render();
-  CHECK(server.metrics.value("horao_peer_rejected_deltas_total", {{"peer", "clk-c"}, {"reason", "clock"}}) == 1);
+  CHECK(server.metrics.value("horao_peer_rejected_deltas_total", {{"peer", "clk-c"}, {"reason", "clock"}}) ==
+        1);
   CHECK(server.metrics.value("horao_peer_auth_failures_total", {{"reason", "peer token replayed"}}) == 1);
 }
 
@@ -253,4 +265,25 @@ TEST_CASE("replication hostile peer: a PEERS URL that is this daemon itself is d
   a.metrics.render();
   CHECK(a.metrics.value("horao_peer_reconnects_total", {{"url", a.url()}}) == 0);
   CHECK(a.repl->status().size() == 1);  // no row for itself as an inbound peer
+}
+
+TEST_CASE("replication hostile peer: upgrades before the replicator started get 503") {
+  asio::io_context io;
+  test_node server(io, "early-s");
+  // Created (as the daemon does before recovery) but not started.
+  server.repl =
+      replicator::create(io, server.store, server.durability, server.cursors, server.metrics, server.options);
+  server.listener->set_handler(make_peer_upgrade_handler(server.repl));
+  const auto port = server.listener->port();
+  const int status = with_server(io, [&] {
+    raw_client c("early-c");
+    return c.connect(port);
+  });
+  CHECK(status == 503);
+  server.repl->start();
+  const int later = with_server(io, [&] {
+    raw_client c("early-c");
+    return c.connect(port);
+  });
+  CHECK(later == 101);
 }

@@ -12,7 +12,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool same_state(test_node& a, test_node& b) { return a.store.digest() == b.store.digest() && a.store.size() == b.store.size(); }
+bool same_state(test_node& a, test_node& b) {
+  return a.store.digest() == b.store.digest() && a.store.size() == b.store.size();
+}
 
 // No link closed for a protocol violation, between any two of these nodes.
 void check_clean(std::initializer_list<test_node*> nodes) {
@@ -43,7 +45,8 @@ TEST_CASE("replication link: one dialed link carries deltas both ways") {
   REQUIRE(run_until(io, [&] { return a.store.size() == 2 && b.store.size() == 2; }));
   CHECK(same_state(a, b));
   // Acknowledged and persisted cursors on both sides.
-  REQUIRE(run_until(io, [&] { return a.status_of("link-b")->pending == 0 && b.status_of("link-a")->pending == 0; }));
+  REQUIRE(run_until(
+      io, [&] { return a.status_of("link-b")->pending == 0 && b.status_of("link-a")->pending == 0; }));
   CHECK(a.cursors.get("link-b").value_or(0) == a.store.seq());
   CHECK(b.cursors.get("recv:link-a").value_or(0) >= 1);
   // Changes that came from the peer are not sent back to it.
@@ -161,9 +164,8 @@ TEST_CASE("replication link: equal states exchange nothing; a few differences se
     b.start();
     a.start({b.url()});
     REQUIRE(run_until(io, [&] { return connected(a, "ae-b") && connected(b, "ae-a"); }));
-    REQUIRE(run_until(io, [&] {
-      return a.status_of("ae-b")->pending == 0 && b.status_of("ae-a")->pending == 0;
-    }));
+    REQUIRE(run_until(
+        io, [&] { return a.status_of("ae-b")->pending == 0 && b.status_of("ae-a")->pending == 0; }));
     CHECK(a.metric("horao_peer_records_sent_total", "ae-b") == 0);
     CHECK(b.metric("horao_peer_records_sent_total", "ae-a") == 0);
     // The cursors moved: a later reconnect resumes instead of comparing again.
@@ -176,10 +178,13 @@ TEST_CASE("replication link: equal states exchange nothing; a few differences se
     b.start();
     a.start({b.url()});
     REQUIRE(run_until(io, [&] { return same_state(a, b) && a.store.size() == 4001; }));
-    const double sent = a.metric("horao_peer_records_sent_total", "ae-b") + b.metric("horao_peer_records_sent_total", "ae-a");
+    const double sent =
+        a.metric("horao_peer_records_sent_total", "ae-b") + b.metric("horao_peer_records_sent_total", "ae-a");
     INFO("records sent both ways: " << sent);
+    // Level 2 leaves the three that differ (each sent by both sides at most;
+    // what a sends that b already holds is not counted), plus the new one.
     CHECK(sent >= 3);
-    CHECK(sent < 4000 / 10);
+    CHECK(sent <= 8);
   }
   check_clean({&a, &b});
 }
@@ -203,7 +208,7 @@ TEST_CASE("replication link: a restart resumes from the cursors without a full t
   REQUIRE(run_until(io, [&] { return same_state(a, b); }));
   REQUIRE(run_until(io, [&] { return a.status_of("resume-b")->pending == 0; }));
   CHECK(a.metric("horao_peer_records_sent_total", "resume-b") == sent_before + 10);
-  CHECK(a.status_of("resume-b")->full_transfers == 1);  // only the first session
+  CHECK(a.status_of("resume-b")->full_transfers == 1);      // only the first session
   CHECK(a.metric("horao_peer_reconnects_total", "") == 0);  // (url label, not peer)
   a.metrics.render();
   CHECK(a.metrics.value("horao_peer_reconnects_total", {{"url", b.url()}}) >= 1);
@@ -276,7 +281,8 @@ TEST_CASE("replication link: the CLOCK_OFFSET guard refuses a peer far ahead, wh
   a.put("servers/future", "from the future");
   REQUIRE(run_until(io, [&] {
     b.metrics.render();
-    return b.metrics.value("horao_peer_rejected_deltas_total", {{"peer", "skew-a"}, {"reason", "clock"}}) >= 2;
+    return b.metrics.value("horao_peer_rejected_deltas_total", {{"peer", "skew-a"}, {"reason", "clock"}}) >=
+           2;
   }));
   CHECK(b.store.size() == 0);
   const auto* s = a.status_of("skew-b");
@@ -327,7 +333,8 @@ TEST_CASE("replication link: a receiver that cannot persist refuses, and the sen
   a.put("racks/1", "x");
   REQUIRE(run_until(io, [&] {
     b.metrics.render();
-    return b.metrics.value("horao_peer_rejected_deltas_total", {{"peer", "dur-a"}, {"reason", "unavailable"}}) >= 1;
+    return b.metrics.value("horao_peer_rejected_deltas_total",
+                           {{"peer", "dur-a"}, {"reason", "unavailable"}}) >= 1;
   }));
   CHECK(b.store.size() == 0);
   b.durability.accepting = true;
@@ -339,7 +346,8 @@ TEST_CASE("replication link: a receiver that cannot persist refuses, and the sen
   REQUIRE(run_until(io, [&] { return b.store.size() == 2; }));
   REQUIRE(run_until(io, [&] {
     b.metrics.render();
-    return b.metrics.value("horao_peer_rejected_deltas_total", {{"peer", "dur-a"}, {"reason", "unavailable"}}) >= 2;
+    return b.metrics.value("horao_peer_rejected_deltas_total",
+                           {{"peer", "dur-a"}, {"reason", "unavailable"}}) >= 2;
   }));
   CHECK(a.status_of("dur-b")->pending > 0);
   b.durability.m = controlled_durability::mode::immediate;
@@ -392,7 +400,8 @@ TEST_CASE("replication link: ranges skipped without a frame keep the wire contig
     REQUIRE(run_until(io, [&] { return a.store.size() == static_cast<std::size_t>(2 * round + 1); }));
     REQUIRE(run_until(io, [&] { return a.status_of("gap-b")->pending == 0; }));
     a.put("racks/from-a-" + std::to_string(round), "a");
-    REQUIRE(run_until(io, [&] { return same_state(a, b) && b.store.size() == static_cast<std::size_t>(2 * round + 2); }));
+    REQUIRE(run_until(
+        io, [&] { return same_state(a, b) && b.store.size() == static_cast<std::size_t>(2 * round + 2); }));
   }
   // And after a refused delta, the resend starts where the receiver expects.
   b.durability.accepting = false;
@@ -401,7 +410,8 @@ TEST_CASE("replication link: ranges skipped without a frame keep the wire contig
   a.put("racks/refused-first", "a");
   REQUIRE(run_until(io, [&] {
     b.metrics.render();
-    return b.metrics.value("horao_peer_rejected_deltas_total", {{"peer", "gap-a"}, {"reason", "unavailable"}}) >= 1;
+    return b.metrics.value("horao_peer_rejected_deltas_total",
+                           {{"peer", "gap-a"}, {"reason", "unavailable"}}) >= 1;
   }));
   b.durability.accepting = true;
   REQUIRE(run_until(io, [&] { return same_state(a, b); }));

@@ -1,7 +1,6 @@
 // The replication wire codec: round trips, and refusal of every malformed
 // frame a peer could send (a peer is authenticated, not trusted).
 #include <catch2/catch.hpp>
-
 #include <nlohmann/json.hpp>
 
 #include "horao/crdt/codec.hpp"
@@ -19,7 +18,8 @@ crdt::hlc stamp(std::int64_t wall, std::uint32_t counter, const char* node) {
 
 crdt::record sample_record() {
   crdt::record r;
-  std::vector<crdt::field_write> f{{"name", "\"rack 1\""}, {"number", "7"}, {"tags", "{\"a\":[1,2.5,null,true]}"}};
+  std::vector<crdt::field_write> f{
+      {"name", "\"rack 1\""}, {"number", "7"}, {"tags", "{\"a\":[1,2.5,null,true]}"}};
   r.put(stamp(1'700'000'000'000'000, 0, "dc-a"), stamp(1'700'000'000'000'000, 1, "dc-a"), f);
   std::vector<crdt::field_write> p{{"number", ""}};
   r.patch(stamp(1'700'000'000'000'100, 0, "dc-b"), p);
@@ -35,7 +35,9 @@ std::optional<message> roundtrip(const message& m) {
   return back;
 }
 
-frame cbor(const json& j) { return json::to_cbor(j); }
+frame cbor(const json& j) {
+  return json::to_cbor(j);
+}
 
 std::string decode_error(const frame& f) {
   std::string error;
@@ -45,8 +47,8 @@ std::string decode_error(const frame& f) {
 }
 
 json valid_hello_json() {
-  json j = {{"t", "hello"}, {"v", protocol_version}, {"node", "dc-a"}, {"epoch", 1},     {"seq", 2},
-            {"records", 3}, {"received", 4},        {"received_epoch", 5}, {"proof", ""}};
+  json j = {{"t", "hello"}, {"v", protocol_version}, {"node", "dc-a"},      {"epoch", 1}, {"seq", 2},
+            {"records", 3}, {"received", 4},         {"received_epoch", 5}, {"proof", ""}};
   j["digest"] = json::binary(std::vector<std::uint8_t>(16, 7));
   return j;
 }
@@ -83,6 +85,34 @@ TEST_CASE("replication protocol: every message round-trips") {
   buckets_message b;
   for (std::uint64_t i = 0; i < 64; ++i) b.digests.push_back({i * 3, ~i});
   CHECK(std::get<buckets_message>(*roundtrip(b)) == b);
+  keys_request_message kr{1024, {0, 7, 1023}};
+  CHECK(std::get<keys_request_message>(*roundtrip(kr)) == kr);
+  keys_message k{1024, true, {{1, {2, 3}}, {0xffffffffffffffffULL, {4, 5}}}};
+  CHECK(std::get<keys_message>(*roundtrip(k)) == k);
+  keys_message incomplete{64, false, {}};
+  CHECK(std::get<keys_message>(*roundtrip(incomplete)) == incomplete);
+}
+
+TEST_CASE("replication protocol: key lists are checked") {
+  auto req = [](std::uint64_t n, std::vector<std::uint8_t> bytes) {
+    json j = {{"t", "keys_req"}, {"n", n}};
+    j["buckets"] = json::binary(std::move(bytes));
+    return decode(json::to_cbor(j)).has_value();
+  };
+  CHECK(req(16, {0, 0, 0, 1, 0, 0, 0, 15}));
+  CHECK_FALSE(req(16, {0, 0, 0, 16}));             // out of range
+  CHECK_FALSE(req(16, {0, 0, 0, 2, 0, 0, 0, 1}));  // not ascending
+  CHECK_FALSE(req(16, {0, 0, 0}));                 // not whole indices
+  CHECK_FALSE(req(12, {}));                        // not a power of two
+  auto keys = [](bool complete, std::size_t bytes) {
+    json j = {{"t", "keys"}, {"n", 16}, {"complete", complete}};
+    j["entries"] = json::binary(std::vector<std::uint8_t>(bytes, 1));
+    return decode(json::to_cbor(j)).has_value();
+  };
+  CHECK(keys(true, 48));
+  CHECK_FALSE(keys(true, 47));
+  CHECK_FALSE(keys(false, 24));  // an incomplete answer lists nothing
+  CHECK(keys(false, 0));
 }
 
 TEST_CASE("replication protocol: delta_builder knows the frame size and matches encode()") {
@@ -109,7 +139,9 @@ TEST_CASE("replication protocol: an empty delta only moves the cursor") {
   REQUIRE(m);
   CHECK(std::get<deltas_message>(*m).records.empty());
   // Records in an empty range are refused.
-  json j = {{"t", "deltas"}, {"from", 4}, {"to", 4},
+  json j = {{"t", "deltas"},
+            {"from", 4},
+            {"to", 4},
             {"records", json::array({json::array({"a/b", crdt::encode_record(sample_record())})})}};
   CHECK_FALSE(decode_error(cbor(j)).empty());
 }
@@ -122,7 +154,8 @@ TEST_CASE("replication protocol: malformed frames are refused, never thrown") {
   CHECK_FALSE(decode_error(cbor(json{{"t", "ack"}})).empty());
   CHECK_FALSE(decode_error(cbor(json{{"t", "ack"}, {"seq", -1}})).empty());
   CHECK_FALSE(decode_error(cbor(json{{"t", "ack"}, {"seq", 1}, {"extra", 1}})).empty());
-  CHECK_FALSE(decode_error(cbor(json{{"t", "reject"}, {"reason", "bored"}, {"message", ""}, {"to", 1}})).empty());
+  CHECK_FALSE(
+      decode_error(cbor(json{{"t", "reject"}, {"reason", "bored"}, {"message", ""}, {"to", 1}})).empty());
   CHECK_FALSE(decode_error(cbor(json{{"t", "bucket_req"}, {"n", 3}})).empty());
   CHECK_FALSE(decode_error(cbor(json{{"t", "bucket_req"}, {"n", 1u << 20}})).empty());
   // buckets: the byte string must hold exactly n digests.
@@ -155,7 +188,8 @@ TEST_CASE("replication protocol: malformed frames are refused, never thrown") {
 
 TEST_CASE("replication protocol: hello is checked member by member") {
   CHECK(decode(cbor(valid_hello_json())).has_value());
-  for (const char* member : {"epoch", "digest", "seq", "records", "received", "received_epoch", "proof", "node"}) {
+  for (const char* member :
+       {"epoch", "digest", "seq", "records", "received", "received_epoch", "proof", "node"}) {
     json j = valid_hello_json();
     j.erase(member);
     INFO(member);
@@ -178,7 +212,9 @@ TEST_CASE("replication protocol: hello is checked member by member") {
 
 TEST_CASE("replication protocol: deltas keys and records are validated") {
   auto with_key = [](const json& key) {
-    return cbor({{"t", "deltas"}, {"from", 0}, {"to", 1},
+    return cbor({{"t", "deltas"},
+                 {"from", 0},
+                 {"to", 1},
                  {"records", json::array({json::array({key, crdt::encode_record(sample_record())})})}});
   };
   CHECK(decode(with_key("racks/r1")).has_value());
@@ -191,17 +227,22 @@ TEST_CASE("replication protocol: deltas keys and records are validated") {
 
   // A duplicate key within one frame.
   const json rec = crdt::encode_record(sample_record());
-  CHECK_FALSE(decode(cbor({{"t", "deltas"}, {"from", 0}, {"to", 2},
+  CHECK_FALSE(decode(cbor({{"t", "deltas"},
+                           {"from", 0},
+                           {"to", 2},
                            {"records", json::array({json::array({"a/b", rec}), json::array({"a/b", rec})})}}))
                   .has_value());
   // A record state the CRDT codec refuses.
   json broken = rec;
   broken["c"] = json::array({-1, 0, "dc-a"});
-  CHECK_FALSE(
-      decode(cbor({{"t", "deltas"}, {"from", 0}, {"to", 1}, {"records", json::array({json::array({"a/b", broken})})}}))
-          .has_value());
+  CHECK_FALSE(decode(cbor({{"t", "deltas"},
+                           {"from", 0},
+                           {"to", 1},
+                           {"records", json::array({json::array({"a/b", broken})})}}))
+                  .has_value());
   // from > to.
-  CHECK_FALSE(decode(cbor({{"t", "deltas"}, {"from", 5}, {"to", 1}, {"records", json::array()}})).has_value());
+  CHECK_FALSE(
+      decode(cbor({{"t", "deltas"}, {"from", 5}, {"to", 1}, {"records", json::array()}})).has_value());
 }
 
 TEST_CASE("replication protocol: hostile CBOR (depth, UTF-8, duplicate keys, byte strings) is refused") {
@@ -211,8 +252,11 @@ TEST_CASE("replication protocol: hostile CBOR (depth, UTF-8, duplicate keys, byt
   CHECK_THAT(decode_error(deep), Catch::Contains("nesting"));
 
   // Invalid UTF-8 in a text string (a key).
-  frame bad_utf8 = cbor({{"t", "deltas"}, {"from", 0}, {"to", 1},
-                         {"records", json::array({json::array({"a/XX", crdt::encode_record(sample_record())})})}});
+  frame bad_utf8 =
+      cbor({{"t", "deltas"},
+            {"from", 0},
+            {"to", 1},
+            {"records", json::array({json::array({"a/XX", crdt::encode_record(sample_record())})})}});
   for (std::size_t i = 0; i + 1 < bad_utf8.size(); ++i) {
     if (bad_utf8[i] == 'X' && bad_utf8[i + 1] == 'X') {
       bad_utf8[i] = 0xc0;  // overlong
@@ -229,9 +273,11 @@ TEST_CASE("replication protocol: hostile CBOR (depth, UTF-8, duplicate keys, byt
   // A byte string inside a record value.
   json rec = crdt::encode_record(sample_record());
   rec["f"]["name"][3] = json::binary({1, 2, 3});
-  CHECK_FALSE(
-      decode(cbor({{"t", "deltas"}, {"from", 0}, {"to", 1}, {"records", json::array({json::array({"a/b", rec})})}}))
-          .has_value());
+  CHECK_FALSE(decode(cbor({{"t", "deltas"},
+                           {"from", 0},
+                           {"to", 1},
+                           {"records", json::array({json::array({"a/b", rec})})}}))
+                  .has_value());
 
   // A frame over the cap.
   frame huge(max_frame_bytes + 1, 0);

@@ -176,14 +176,42 @@ TEST_CASE("buckets: digests sum to the store digest and a filter keeps differing
   CHECK(filter.differing() >= 1);
   CHECK(filter.differing() <= 3);
   std::size_t kept = 0;
-  b.changes_since(0, [&](std::uint64_t seq, std::string_view key, const store::stored_record&) {
-    kept += filter.keep(seq, key);
+  b.changes_since(0, [&](std::uint64_t seq, std::string_view key, const store::stored_record& e) {
+    kept += filter.keep(seq, key, e.hash);
     return true;
   });
   CHECK(kept >= 3);
   CHECK(kept < 500 / 4);  // only the differing buckets' records
-  CHECK(filter.keep(cut, "servers/s1"));
+  CHECK(filter.keep(cut, "servers/s1", b.find("servers/s1")->hash));
   // Anything that changed after the filter was made is always kept.
-  CHECK(filter.keep(cut + 1, "servers/whatever"));
+  CHECK(filter.keep(cut + 1, "servers/whatever", {}));
   CHECK(bucket_of("servers/s1", 1) == 0);
+
+  // Level 2: a's key hashes for the differing buckets leave exactly the
+  // three changed records.
+  const keys_message theirs = key_entries(a, n, filter.differing_buckets());
+  CHECK(theirs.complete);
+  CHECK(theirs.entries.size() >= 3);
+  CHECK(std::is_sorted(theirs.entries.begin(), theirs.entries.end()));
+  filter.refine(theirs.entries);
+  std::vector<std::string> sent;
+  b.changes_since(0, [&](std::uint64_t seq, std::string_view key, const store::stored_record& e) {
+    if (filter.keep(seq, key, e.hash)) sent.emplace_back(key);
+    return true;
+  });
+  std::sort(sent.begin(), sent.end());
+  CHECK(sent == std::vector<std::string>{"servers/s1", "servers/s2", "servers/s300"});
+  // A record the peer lacks altogether is kept too.
+  std::vector<crdt::field_write> h{{"name", "\"new\""}};
+  b.put("servers/brand-new", h);
+  const auto* fresh = b.find("servers/brand-new");
+  const auto differing = filter.differing_buckets();
+  if (std::find(differing.begin(), differing.end(), bucket_of("servers/brand-new", n)) != differing.end())
+    CHECK(filter.keep(cut, "servers/brand-new", fresh->hash));
+  else
+    CHECK_FALSE(filter.keep(cut, "servers/brand-new", fresh->hash));
+  // Too many to list: an incomplete answer, nothing in it.
+  const keys_message capped = key_entries(a, n, filter.differing_buckets(), 1);
+  CHECK_FALSE(capped.complete);
+  CHECK(capped.entries.empty());
 }

@@ -5,17 +5,16 @@
 // it reads the upgrade request and hands it to the replicator's upgrade
 // handler, as net/ does through upgrade_registry.
 
-#include <chrono>
-#include <deque>
-#include <functional>
-#include <memory>
-#include <string>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
 
 #include "horao/app/metrics.hpp"
 #include "horao/crdt/clock.hpp"
@@ -53,9 +52,15 @@ struct controlled_durability : store::durability {
 
   void when_durable(std::uint64_t, std::function<void(bool)> done) override {
     switch (m) {
-      case mode::immediate: done(true); return;
-      case mode::fail: done(false); return;
-      case mode::hold: held.push_back(std::move(done)); return;
+      case mode::immediate:
+        done(true);
+        return;
+      case mode::fail:
+        done(false);
+        return;
+      case mode::hold:
+        held.push_back(std::move(done));
+        return;
     }
   }
   bool accepting_writes(std::string* reason) const override {
@@ -75,12 +80,14 @@ class upgrade_conn : public std::enable_shared_from_this<upgrade_conn> {
   upgrade_conn(tcp::socket s, net::upgrade_handler h) : stream_(std::move(s)), handler_(std::move(h)) {}
   void run() {
     stream_.expires_after(std::chrono::seconds(10));
-    http::async_read(stream_, buffer_, request_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return;
-      if (!websocket::is_upgrade(self->request_) || self->request_.target() != "/v1/peer") return;
-      self->stream_.expires_never();
-      self->handler_.plain(std::move(self->stream_), std::move(self->request_));
-    });
+    http::async_read(stream_, buffer_, request_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return;
+                       if (!websocket::is_upgrade(self->request_) || self->request_.target() != "/v1/peer")
+                         return;
+                       self->stream_.expires_never();
+                       self->handler_.plain(std::move(self->stream_), std::move(self->request_));
+                     });
   }
 
  private:
@@ -113,7 +120,9 @@ class test_listener : public std::enable_shared_from_this<test_listener> {
   net::upgrade_handler handler_;
 };
 
-inline std::string default_secret() { return "test secret"; }
+inline std::string default_secret() {
+  return "test secret";
+}
 
 // One daemon's worth of replication state.
 struct test_node {

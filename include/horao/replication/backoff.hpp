@@ -17,7 +17,9 @@ namespace horao::replication {
 class backoff {
  public:
   backoff(std::int64_t initial_ms, std::int64_t cap_ms, std::uint64_t seed = std::random_device{}())
-      : initial_ms_(std::max<std::int64_t>(1, initial_ms)), cap_ms_(std::max(cap_ms, initial_ms_)), rng_(seed) {}
+      : initial_ms_(std::max<std::int64_t>(1, initial_ms)),
+        cap_ms_(std::max(cap_ms, initial_ms_)),
+        rng_(seed) {}
 
   std::int64_t next_ms() {
     std::int64_t d = initial_ms_;

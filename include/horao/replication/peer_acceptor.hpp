@@ -6,7 +6,9 @@
 // checked before anything else happens; a missing, wrong, expired or
 // replayed token, or a daemon without PEER_SECRET, is answered 401 with the
 // API's JSON error {"error":{"code":"unauthorized",...}} and the connection
-// closes: nothing changes in the store and no link is made. An accepted
+// closes: nothing changes in the store and no link is made. Before the
+// replicator started (recovery still running) or once it stopped, upgrades
+// get 503 {"error":{"code":"unavailable",...}} (the dialer retries). An accepted
 // upgrade becomes a peer link whose node id is the token's. The WebSocket
 // handshake has a deadline (handshake_timeout). Handlers hold the replicator
 // by weak_ptr; once it is gone, upgrades are refused.

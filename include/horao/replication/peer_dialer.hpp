@@ -16,18 +16,17 @@
 //    the replicator's extra CA file) and host name; a failed verification is
 //    an error like any other, reported through events.failed.
 
-#include <chrono>
-#include <functional>
-#include <memory>
-#include <string>
-#include <string_view>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
 
 #include "horao/replication/backoff.hpp"
 #include "horao/replication/ws_link.hpp"
@@ -70,11 +69,13 @@ class peer_dialer : public std::enable_shared_from_this<peer_dialer> {
   void schedule(std::chrono::milliseconds delay);
   void on_timer(const boost::system::error_code& ec);
   void dial();
-  void on_resolve(std::uint64_t attempt, const boost::system::error_code& ec, tcp::resolver::results_type results);
+  void on_resolve(std::uint64_t attempt, const boost::system::error_code& ec,
+                  tcp::resolver::results_type results);
   void on_connect(std::uint64_t attempt, const boost::system::error_code& ec, const tcp::endpoint& endpoint);
   void on_tls(std::uint64_t attempt, const boost::system::error_code& ec);
   void do_upgrade(std::uint64_t attempt);
   void on_upgrade(std::uint64_t attempt, const boost::system::error_code& ec);
+  void finish_upgrade(std::uint64_t attempt, const boost::system::error_code& ec);
   void on_link_closed(std::string_view reason);
   void fail(std::uint64_t attempt, std::string error);
   void retry_later();

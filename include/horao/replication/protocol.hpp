@@ -8,6 +8,8 @@
 //   reject   {t:"reject", reason, message, to}
 //   bucket_request {t:"bucket_req", n}
 //   buckets  {t:"buckets", n, digests: bytes(16 n)}
+//   keys_request   {t:"keys_req", n, buckets: bytes(4 m)}
+//   keys     {t:"keys", n, complete, entries: bytes(24 k)}
 //
 // Invariants:
 //  * decode() never trusts its input: a frame over the size cap, CBOR nested
@@ -47,19 +49,21 @@ inline constexpr std::size_t max_frame_depth = 80;
 // Bucket counts a daemon accepts for the per-bucket digest exchange.
 inline constexpr std::uint32_t min_buckets = 1;
 inline constexpr std::uint32_t max_buckets = 1u << 16;
+// Per-key hashes a daemon sends in one `keys` answer at most (24 bytes each).
+inline constexpr std::size_t max_key_entries = 1u << 19;
 inline constexpr std::size_t max_key_bytes = 512;
 inline constexpr std::size_t max_reason_bytes = 1024;
 
 struct hello_message {
   std::uint32_t version = protocol_version;
-  std::string node;              // the sender's node id
-  std::uint64_t epoch = 0;       // identity of the sender's change log (changes when its Redis is new)
-  crdt::hash128 digest;          // the sender's state digest
-  std::uint64_t seq = 0;         // the sender's local sequence
-  std::uint64_t records = 0;     // the sender's record count (tombstones included)
-  std::uint64_t received = 0;    // last seq of the receiver's log this node applied durably
+  std::string node;                  // the sender's node id
+  std::uint64_t epoch = 0;           // identity of the sender's change log (changes when its Redis is new)
+  crdt::hash128 digest;              // the sender's state digest
+  std::uint64_t seq = 0;             // the sender's local sequence
+  std::uint64_t records = 0;         // the sender's record count (tombstones included)
+  std::uint64_t received = 0;        // last seq of the receiver's log this node applied durably
   std::uint64_t received_epoch = 0;  // the receiver's epoch that `received` belongs to
-  std::string proof;             // inbound side: make_hello_proof() over the client's nonce; else empty
+  std::string proof;                 // inbound side: make_hello_proof() over the client's nonce; else empty
   friend bool operator==(const hello_message&, const hello_message&) = default;
 };
 
@@ -103,8 +107,29 @@ struct buckets_message {
   friend bool operator==(const buckets_message&, const buckets_message&) = default;
 };
 
-using message = std::variant<hello_message, deltas_message, ack_message, reject_message, bucket_request_message,
-                             buckets_message>;
+// The second level: the per-key hashes of the records in some buckets.
+struct keys_request_message {
+  std::uint32_t buckets = 0;          // the bucket count of the exchange
+  std::vector<std::uint32_t> wanted;  // bucket indices, each < buckets, ascending
+  friend bool operator==(const keys_request_message&, const keys_request_message&) = default;
+};
+
+struct key_entry {
+  std::uint64_t key_id = 0;  // key_id() of the record's key
+  crdt::hash128 hash;        // hash_record(key, state)
+  friend bool operator==(const key_entry&, const key_entry&) = default;
+  friend auto operator<=>(const key_entry& a, const key_entry& b) { return a.key_id <=> b.key_id; }
+};
+
+struct keys_message {
+  std::uint32_t buckets = 0;
+  bool complete = true;  // false: too many to list (max_key_entries); entries is empty
+  std::vector<key_entry> entries;
+  friend bool operator==(const keys_message&, const keys_message&) = default;
+};
+
+using message = std::variant<hello_message, deltas_message, ack_message, reject_message,
+                             bucket_request_message, buckets_message, keys_request_message, keys_message>;
 
 using frame = std::vector<std::uint8_t>;
 

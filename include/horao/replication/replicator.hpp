@@ -24,19 +24,18 @@
 //  * every handler runs on the store's io_context (one thread); no exception
 //    escapes a handler; registries hold weak_ptr.
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <nlohmann/json.hpp>
 
 #include "horao/app/metrics.hpp"
 #include "horao/replication/backoff.hpp"
@@ -59,17 +58,17 @@ namespace horao::replication {
 class peer_dialer;
 
 struct replicator_options {
-  std::string node_id;              // NODE_ID
-  std::vector<std::string> peers;   // PEERS
-  std::string secret;               // PEER_SECRET (empty: no outbound, every inbound refused)
-  sync_settings sync;               // SYNC_DELTA, SYNC_MAX
-  double clock_offset_s = 0;        // CLOCK_OFFSET, for log lines only (the store's clock enforces it)
+  std::string node_id;             // NODE_ID
+  std::vector<std::string> peers;  // PEERS
+  std::string secret;              // PEER_SECRET (empty: no outbound, every inbound refused)
+  sync_settings sync;              // SYNC_DELTA, SYNC_MAX
+  double clock_offset_s = 0;       // CLOCK_OFFSET, for log lines only (the store's clock enforces it)
 
   std::size_t max_inflight_bytes = 4u << 20;    // unacknowledged delta bytes per peer
   std::size_t target_frame_bytes = 256u << 10;  // a delta closes once it reaches this size
   std::size_t max_frame_records = 4096;
-  std::size_t max_scan_per_turn = 65536;        // change-log entries visited per turn of the loop
-  std::size_t max_pending_replies = 4096;       // deltas a peer may have awaiting our ack
+  std::size_t max_scan_per_turn = 65536;   // change-log entries visited per turn of the loop
+  std::size_t max_pending_replies = 4096;  // deltas a peer may have awaiting our ack
 
   std::chrono::milliseconds tick{100};
   std::chrono::milliseconds reconnect_initial{100};
@@ -95,14 +94,14 @@ struct replicator_options {
 
 // One row of GET /v1/cluster "peers" (API.md), plus what tests look at.
 struct peer_status {
-  std::string url;    // empty: inbound only
-  std::string node;   // empty: not learned yet
+  std::string url;   // empty: inbound only
+  std::string node;  // empty: not learned yet
   bool connected = false;
   std::uint64_t pending = 0;
   std::uint64_t acked_seq = 0;
-  std::int64_t last_push_us = 0;  // unix microseconds, 0 = never
-  std::string last_error;         // empty = none
-  std::uint64_t received_seq = 0; // the last seq of its log applied here
+  std::int64_t last_push_us = 0;   // unix microseconds, 0 = never
+  std::string last_error;          // empty = none
+  std::uint64_t received_seq = 0;  // the last seq of its log applied here
   std::size_t inflight_bytes = 0;
   std::uint64_t full_transfers = 0;
 };
@@ -134,9 +133,11 @@ class replicator final : public link_handler, public std::enable_shared_from_thi
   std::vector<peer_status> status() const;
 
   // Inbound: decides an upgrade request's token. ok: `node` and `nonce` are
-  // set; otherwise the 401 message.
+  // set; otherwise the refusal: 401 (token) or 503 (not started yet: the
+  // persisted cursors are not loaded, or shutting down).
   struct admission {
     bool ok = false;
+    int status = 401;
     std::string node;
     std::string nonce;
     std::string message;
@@ -172,12 +173,10 @@ class replicator final : public link_handler, public std::enable_shared_from_thi
   struct peer {
     std::string node;
     crdt::node_id node_ref = 0;  // interned
-    std::string url;             // the PEERS URL that last reached it
     peer_cursor cursor;
     std::weak_ptr<peer_link> link;
     std::uint64_t link_id = 0;
-    bool link_outbound = false;
-    std::uint64_t session = 0;   // increments with every activation and deactivation
+    std::uint64_t session = 0;  // increments with every activation and deactivation
 
     // sender
     // Frames on the wire are contiguous: the next delta starts where the
@@ -185,10 +184,14 @@ class replicator final : public link_handler, public std::enable_shared_from_thi
     // covered by the next frame; after a reject, from the last ack received.
     std::uint64_t wire_from = 0;
     std::uint64_t wire_acked = 0;
+    std::int64_t last_frame_us = 0;
     std::uint64_t peer_epoch = 0;
     std::uint64_t no_skip_up_to = 0;  // entries <= this are sent even if they came from the peer
-    bool awaiting_buckets = false;
+    // Comparing whole states: 1 = waiting for the peer's bucket digests,
+    // 2 = waiting for its per-key hashes of the differing buckets.
+    int comparing = 0;
     std::uint32_t bucket_count = 0;
+    std::uint64_t peer_records = 0;
     bucket_filter filter;
     bool push_wanted = false;
     bool push_counted = false;
@@ -203,7 +206,7 @@ class replicator final : public link_handler, public std::enable_shared_from_thi
 
     // receiver
     std::uint64_t recv_epoch = 0;
-    std::uint64_t recv_seq = 0;      // durable
+    std::uint64_t recv_seq = 0;  // durable
     std::uint64_t expected_from = 0;
     std::uint64_t last_ack_sent = 0;
     recv_mode mode = recv_mode::normal;
@@ -220,8 +223,8 @@ class replicator final : public link_handler, public std::enable_shared_from_thi
 
   struct link_info {
     std::weak_ptr<peer_link> link;
-    bool hello = false;     // the peer's hello arrived
-    std::string node;       // after the hello
+    bool hello = false;  // the peer's hello arrived
+    std::string node;    // after the hello
     std::int64_t opened_us = 0;
   };
 
@@ -250,17 +253,21 @@ class replicator final : public link_handler, public std::enable_shared_from_thi
   void on_durable(const std::string& node, std::uint64_t session, std::uint64_t reply_id, bool ok);
   void flush_replies(peer& p);
   void handle_bucket_request(peer& p, const bucket_request_message& m);
+  void handle_keys_request(peer& p, const keys_request_message& m);
 
   // sender
   void handle_ack(peer& p, const ack_message& a);
   void handle_reject(peer& p, const reject_message& r);
   void handle_buckets(peer& p, const buckets_message& b);
+  void handle_keys(peer& p, const keys_message& k);
   void evaluate(peer& p, std::int64_t now_us);
   void pump(peer& p);
   void persist_acked(peer& p);
+  void sync_cursor(peer& p, std::int64_t now);
 
   void kick();
   void on_tick();
+  void tick_once();
   void refresh_durable();
   void set_error(peer& p, std::string error);
   void set_url_error(const std::string& url, std::string error);

@@ -9,13 +9,12 @@
 // noticed within `idle_timeout`); the link starts on the stream's executor
 // (posted, so the caller can finish wiring hooks first).
 
-#include <chrono>
-#include <memory>
-#include <string>
-
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
 
 #include "horao/replication/peer_link.hpp"
 
