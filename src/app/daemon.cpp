@@ -18,6 +18,9 @@
 #include "horao/persist/redis_connection.hpp"
 #include "horao/persist/redis_endpoint.hpp"
 #include "horao/persist/redis_store.hpp"
+#include "horao/replication/cursor_store.hpp"
+#include "horao/replication/peer_acceptor.hpp"
+#include "horao/replication/replicator.hpp"
 
 #ifndef HORAO_VERSION
 #define HORAO_VERSION "0.1.0"
@@ -89,6 +92,10 @@ daemon::daemon(config settings)
       connections_(std::make_unique<net::connection_set>()) {
   init_logging(config_.log_level, config_.log_fmt);
   wire_persistence();
+  wire_replication();
+  // Last, so that it runs after replication's shutdown step: deltas peers
+  // send while we push our last changes are persisted too.
+  add_redis_flush_step();
 
   router_ =
       std::make_unique<api::router>(api::router_context{.store = store_,
@@ -102,7 +109,9 @@ daemon::daemon(config settings)
                                                             *reason =
                                                                 "starting: start-up steps have not finished";
                                                           return ready_;
-                                                        }});
+                                                        },
+                                                        .peers = [this] { return replicator_->peers_json(); },
+                                                        .sync_now = [this] { replicator_->sync_now(); }});
 
   net::http_limits limits;
   limits.body_bytes = config_.max_body_bytes;
@@ -158,11 +167,51 @@ void daemon::wire_persistence() {
       done({});
     });
   });
+}
+
+void daemon::add_redis_flush_step() {
+  if (!redis_) return;
   add_shutdown_step("flush redis", [this](std::function<void()> done) {
     redis_->flush(std::chrono::seconds(5), [this, done](bool) {
       redis_->stop();
       done();
     });
+  });
+}
+
+void daemon::wire_replication() {
+  replication::replicator_options options;
+  options.node_id = config_.node_id;
+  options.peers = config_.peers;
+  options.secret = config_.peer_secret;
+  options.sync = {.delta_us = config_.sync_delta_s * 1'000'000,
+                  .max_pending = static_cast<std::uint64_t>(config_.sync_max)};
+  options.clock_offset_s = config_.clock_offset_s;
+  // A cluster that shares one certificate (or its CA) trusts it for wss://.
+  options.tls_ca_file = config_.tls_cert;
+  if (redis_) {
+    // Peers are sent only what Redis holds, so a crash never makes them keep
+    // sequence numbers this daemon hands out again (PERSIST=async answers
+    // clients before that point).
+    options.persisted_seq = [redis = redis_.get()] { return redis->persisted_seq(); };
+    cursors_ = std::make_unique<replication::function_cursor_store>(
+        [redis = redis_.get()](std::string_view field) { return redis->peer_cursor(field); },
+        [redis = redis_.get()](std::string_view field, std::uint64_t value) {
+          redis->set_peer_cursor(field, value);
+        });
+  } else {
+    cursors_ = std::make_unique<replication::memory_cursor_store>();
+  }
+  replicator_ = replication::replicator::create(io_, store_, *durability_, *cursors_, metrics_, std::move(options));
+  upgrades_->add(replication::peer_upgrade_path, replication::make_peer_upgrade_handler(replicator_));
+
+  // After recovery: cursors are loaded and the log holds everything to send.
+  add_startup_step("start replication", [this](step_done done) {
+    replicator_->start();
+    done({});
+  });
+  add_shutdown_step("push to peers", [this](std::function<void()> done) {
+    replicator_->shutdown(std::chrono::seconds(5), std::move(done));
   });
 }
 

@@ -23,7 +23,7 @@ import requests
 from cluster_harness import get_dc, link, list_all, make_nodes, mesh, restart, start_all, wait_converged
 
 KEYS = [f"dc-{i}" for i in range(16)]
-OPS = int(os.environ.get("HORAO_RANDOM_OPS", "400"))
+OPS = int(os.environ.get("HORAO_RANDOM_OPS", "1500"))
 
 
 class Oracle:

@@ -1,6 +1,6 @@
 #pragma once
 // The daemon's wiring (DESIGN §1, §8): one io_context on one thread drives the
-// clock, the store, persistence, the router, the HTTP listener and (later)
+// clock, the store, persistence, the router, the HTTP listener and peer
 // replication; signals start a graceful stop.
 //
 // Invariants:
@@ -40,6 +40,10 @@ class context;
 namespace horao::persist {
 class redis_store;
 }
+namespace horao::replication {
+class cursor_store;
+class replicator;
+}  // namespace horao::replication
 namespace horao::net {
 class connection_set;
 class listener;
@@ -103,6 +107,8 @@ class daemon {
   };
 
   void wire_persistence();
+  void wire_replication();
+  void add_redis_flush_step();
   bool start_listening();
   void wait_for_signals();
   void run_startup_step(std::size_t index);
@@ -124,6 +130,11 @@ class daemon {
   // metrics it uses, so it goes first), else memory_durability.
   std::shared_ptr<persist::redis_store> redis_;
   std::shared_ptr<store::durability> durability_;
+  // Replication (always built: without PEERS and PEER_SECRET it only
+  // answers /v1/peer with 401). Its cursors live in Redis's peers hash when
+  // REDIS_URL is set; it is destroyed before the store and Redis it uses.
+  std::unique_ptr<replication::cursor_store> cursors_;
+  std::shared_ptr<replication::replicator> replicator_;
   std::unique_ptr<api::router> router_;
 
   std::unique_ptr<net::upgrade_registry> upgrades_;
