@@ -4,82 +4,18 @@
 #include <unordered_set>
 
 #include "horao/app/config.hpp"
+#include "horao/crdt/cbor.hpp"
 #include "horao/crdt/codec.hpp"
+#include "horao/crdt/record_cbor.hpp"
 
 namespace horao::replication {
 namespace {
 
 using nlohmann::json;
 
-// ---- CBOR heads (RFC 8949 §3), minimal encoding like nlohmann's ----------------
-
-void put_head(frame& out, std::uint8_t major, std::uint64_t value) {
-  const std::uint8_t m = static_cast<std::uint8_t>(major << 5);
-  if (value < 24) {
-    out.push_back(static_cast<std::uint8_t>(m | value));
-    return;
-  }
-  int bytes = 0;
-  if (value <= 0xff) {
-    out.push_back(m | 24);
-    bytes = 1;
-  } else if (value <= 0xffff) {
-    out.push_back(m | 25);
-    bytes = 2;
-  } else if (value <= 0xffffffffULL) {
-    out.push_back(m | 26);
-    bytes = 4;
-  } else {
-    out.push_back(m | 27);
-    bytes = 8;
-  }
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
-}
-
-void put_text(frame& out, std::string_view s) {
-  put_head(out, 3, s.size());
-  out.insert(out.end(), s.begin(), s.end());
-}
-
-// RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF. CBOR
-// text strings must be UTF-8, and everything decoded here is later written
-// as JSON (Redis, the API), which would refuse invalid UTF-8.
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  const std::size_t n = s.size();
-  while (i < n) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    if ((c & 0xe0) == 0xc0) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > n) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += len;
-  }
-  return true;
-}
+using crdt::valid_utf8;
+using crdt::cbor::put_head;
+using crdt::cbor::put_text;
 
 // ---- a bounded SAX builder: depth limit, duplicate keys refused ----------------
 
@@ -236,50 +172,81 @@ std::optional<message> decode_hello(const json& j, std::string* error) {
   return h;
 }
 
-std::optional<message> decode_deltas(json& j, std::string* error) {
+// Deltas are read by hand, not through a JSON tree: they carry nearly every
+// byte replication moves. The map's members may come in any order (the
+// builder writes t, records, from, to); records may be a definite or an
+// indefinite array.
+std::optional<message> decode_deltas(std::span<const std::uint8_t> bytes, std::string* error) {
+  crdt::cbor::reader in(bytes);
+  auto refuse = [&](std::string why) -> std::optional<message> {
+    fail(error, "deltas: " + std::move(why));
+    return std::nullopt;
+  };
+  const auto members = in.head(crdt::cbor::map);
+  if (members != 4u) return refuse("a deltas message is a map of exactly t, records, from and to");
   deltas_message d;
-  if (!exact_members(j, 4, error) || !get_u64(j, "from", d.from_seq, error) ||
-      !get_u64(j, "to", d.to_seq, error))
-    return std::nullopt;
-  if (d.from_seq > d.to_seq) {
-    fail(error, "deltas: from > to");
-    return std::nullopt;
-  }
-  const auto it = j.find("records");
-  if (it == j.end() || !it->is_array()) {
-    fail(error, "deltas: member 'records' must be an array");
-    return std::nullopt;
-  }
-  if (d.from_seq == d.to_seq && !it->empty()) {
-    fail(error, "deltas: records in an empty range");
-    return std::nullopt;
-  }
-  d.records.reserve(it->size());
+  bool have_t = false, have_from = false, have_to = false, have_records = false;
   std::unordered_set<std::string_view> seen;
-  seen.reserve(it->size());
-  for (auto& item : *it) {
-    if (!item.is_array() || item.size() != 2 || !item[0].is_string() || !item[1].is_object()) {
-      fail(error, "deltas: a record must be [key, state]");
-      return std::nullopt;
+  for (int m = 0; m < 4; ++m) {
+    const auto name = in.text();
+    if (!name) return refuse("member names must be text");
+    if (*name == "t" && !have_t) {
+      have_t = true;
+      if (in.text() != std::optional<std::string_view>("deltas")) return refuse("t must be \"deltas\"");
+    } else if (*name == "from" && !have_from) {
+      have_from = true;
+      const auto v = in.unsigned_value();
+      if (!v) return refuse("member 'from' must be an unsigned integer");
+      d.from_seq = *v;
+    } else if (*name == "to" && !have_to) {
+      have_to = true;
+      const auto v = in.unsigned_value();
+      if (!v) return refuse("member 'to' must be an unsigned integer");
+      d.to_seq = *v;
+    } else if (*name == "records" && !have_records) {
+      have_records = true;
+      std::optional<std::uint64_t> count;  // nullopt: indefinite, until a break
+      if (in.peek() == 0x9f) {
+        in.skip_byte();
+      } else if (!(count = in.array_length())) {
+        return refuse("member 'records' must be an array");
+      }
+      for (std::uint64_t i = 0; count ? i < *count : in.peek() != crdt::cbor::break_byte; ++i) {
+        if (in.array_length() != 2u) return refuse("a record must be [key, state]");
+        const auto key = in.text();
+        if (!key) return refuse("a record must be [key, state]");
+        if (!valid_utf8(*key)) return refuse("a key is not UTF-8");
+        if (!valid_key(*key)) return refuse("bad key");
+        if (!seen.insert(*key).second) return refuse("duplicate key '" + std::string(*key) + "'");
+        std::string why;
+        auto state = crdt::read_record_cbor(in, &why);
+        if (!state) return refuse("record '" + std::string(*key) + "': " + why);
+        d.records.push_back({std::string(*key), std::move(*state)});
+      }
+      if (!count) in.skip_byte();  // the break
+    } else {
+      return refuse("unexpected or repeated member '" + std::string(name->substr(0, 32)) + "'");
     }
-    const auto& key = item[0].get_ref<const std::string&>();
-    if (!valid_key(key)) {
-      fail(error, "deltas: bad key");
-      return std::nullopt;
-    }
-    if (!seen.insert(key).second) {
-      fail(error, "deltas: duplicate key '" + key + "'");
-      return std::nullopt;
-    }
-    std::string why;
-    auto state = crdt::decode_record(item[1], &why);
-    if (!state) {
-      fail(error, "deltas: record '" + key + "': " + why);
-      return std::nullopt;
-    }
-    d.records.push_back({key, std::move(*state)});
   }
+  if (!in.at_end()) return refuse("bytes after the message");
+  if (d.from_seq > d.to_seq) return refuse("from > to");
+  if (d.from_seq == d.to_seq && !d.records.empty()) return refuse("records in an empty range");
   return d;
+}
+
+// Whether a frame is a deltas message: a map whose member t is "deltas".
+// Steps over the other members without reading them.
+bool is_deltas_frame(std::span<const std::uint8_t> bytes) {
+  crdt::cbor::reader in(bytes);
+  const auto members = in.head(crdt::cbor::map);
+  if (!members || *members > 16) return false;
+  for (std::uint64_t m = 0; m < *members; ++m) {
+    const auto name = in.text();
+    if (!name) return false;
+    if (*name == "t") return in.text() == std::optional<std::string_view>("deltas");
+    if (!in.skip(max_frame_depth)) return false;
+  }
+  return false;
 }
 
 std::optional<message> decode_reject(const json& j, std::string* error) {
@@ -309,7 +276,10 @@ std::optional<message> decode_root(json& j, std::string* error) {
   std::string type;
   if (!get_text(j, "t", 16, type, error)) return std::nullopt;
   if (type == "hello") return decode_hello(j, error);
-  if (type == "deltas") return decode_deltas(j, error);
+  if (type == "deltas") {  // only reached when the frame is too malformed to tell
+    fail(error, "deltas: malformed message");
+    return std::nullopt;
+  }
   if (type == "ack") {
     ack_message a;
     if (!exact_members(j, 2, error) || !get_u64(j, "seq", a.seq, error)) return std::nullopt;
@@ -452,7 +422,7 @@ std::size_t delta_builder::add(std::string_view key, const crdt::record& state) 
   const std::size_t before = bytes_.size();
   bytes_.push_back(0x82);  // [key, state]
   put_text(bytes_, key);
-  json::to_cbor(crdt::encode_record(state), bytes_);
+  crdt::append_record_cbor(state, bytes_);
   ++count_;
   return bytes_.size() - before;
 }
@@ -532,6 +502,12 @@ frame encode(const message& m) {
 std::optional<message> decode(std::span<const std::uint8_t> bytes, std::string* error) {
   if (bytes.size() > max_frame_bytes) {
     fail(error, "frame larger than " + std::to_string(max_frame_bytes) + " bytes");
+    return std::nullopt;
+  }
+  try {
+    if (is_deltas_frame(bytes)) return decode_deltas(bytes, error);
+  } catch (const std::exception& e) {  // allocation failure only
+    fail(error, std::string("deltas: ") + e.what());
     return std::nullopt;
   }
   bounded_builder builder;

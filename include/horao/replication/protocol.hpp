@@ -41,7 +41,8 @@ namespace horao::replication {
 
 // Bumped on any change a peer of the previous version cannot read; peers of
 // another version are refused at the hello.
-inline constexpr std::uint32_t protocol_version = 1;
+// 2: record states in deltas use the compact layout of crdt/record_cbor.hpp.
+inline constexpr std::uint32_t protocol_version = 2;
 // The largest frame a daemon reads (WebSocket read_message_max).
 inline constexpr std::size_t max_frame_bytes = 16u << 20;
 // CBOR nesting allowed in a frame: the API's JSON depth (64) plus the envelope.
