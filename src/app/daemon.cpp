@@ -9,12 +9,16 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "horao/api/scheduler_service.hpp"
 #include "horao/api/tokens.hpp"
+#include "horao/api/watch_hub.hpp"
 #include "horao/app/logging.hpp"
+#include "horao/app/tombstone_gc.hpp"
 #include "horao/net/connections.hpp"
 #include "horao/net/http_session.hpp"
 #include "horao/net/listener.hpp"
 #include "horao/net/upgrade_registry.hpp"
+#include "horao/net/watch_session.hpp"
 #include "horao/persist/redis_connection.hpp"
 #include "horao/persist/redis_endpoint.hpp"
 #include "horao/persist/redis_store.hpp"
@@ -93,25 +97,27 @@ daemon::daemon(config settings)
   init_logging(config_.log_level, config_.log_fmt);
   wire_persistence();
   wire_replication();
+  wire_tombstone_gc();
   // Last, so that it runs after replication's shutdown step: deltas peers
   // send while we push our last changes are persisted too.
   add_redis_flush_step();
 
-  router_ =
-      std::make_unique<api::router>(api::router_context{.store = store_,
-                                                        .durability = *durability_,
-                                                        .metrics = metrics_,
-                                                        .config = config_,
-                                                        .relations = relations_,
-                                                        .tokens = load_tokens(config_),
-                                                        .loaded = [this](std::string* reason) {
-                                                          if (!ready_ && reason)
-                                                            *reason =
-                                                                "starting: start-up steps have not finished";
-                                                          return ready_;
-                                                        },
-                                                        .peers = [this] { return replicator_->peers_json(); },
-                                                        .sync_now = [this] { replicator_->sync_now(); }});
+  api::router_context context{.store = store_,
+                              .durability = *durability_,
+                              .metrics = metrics_,
+                              .config = config_,
+                              .relations = relations_,
+                              .tokens = load_tokens(config_),
+                              .loaded =
+                                  [this](std::string* reason) {
+                                    if (!ready_ && reason)
+                                      *reason = "starting: start-up steps have not finished";
+                                    return ready_;
+                                  },
+                              .peers = [this] { return replicator_->peers_json(); },
+                              .sync_now = [this] { replicator_->sync_now(); }};
+  wire_scheduler(context);
+  router_ = std::make_unique<api::router>(std::move(context));
 
   net::http_limits limits;
   limits.body_bytes = config_.max_body_bytes;
@@ -121,6 +127,8 @@ daemon::daemon(config settings)
     tls_ = load_tls(config_);
     http_->tls = tls_.get();
   }
+
+  wire_watch();
 
   net::describe_http_metrics(metrics_);
   metrics_.describe("horao_build_info", metric_type::gauge, "Always 1; labels: version and node id");
@@ -162,11 +170,62 @@ void daemon::wire_persistence() {
     redis_->start([this, done](const persist::load_report& report) {
       if (!report.ok) return done(report.error);
       relations_.rebuild();
+      scheduler_->rebuild();  // the capacity index, then the statuses (wire_scheduler)
       log_info("recovered from redis", {{"records", std::to_string(report.records)},
                                         {"seq", std::to_string(report.seq)}});
       done({});
     });
   });
+}
+
+void daemon::wire_tombstone_gc() {
+  tombstone_gc_ = tombstone_gc::create(
+      io_, store_, tombstone_gc_options::for_ttl(std::chrono::seconds(config_.tombstone_ttl_s)), &metrics_);
+  if (redis_) {
+    // Every purged key becomes a DEL in Redis's next batch. A purge can never
+    // bring data back through a crash, whichever side the crash falls on:
+    //  * purged in memory, the DEL not yet acknowledged: after a restart the
+    //    tombstone is loaded again, still dead and still older than the TTL,
+    //    and the next pass purges it again. A tombstone comes back, never a
+    //    live record.
+    //  * deleted in Redis and not (yet) in memory: impossible in this order
+    //    (the store drops the record before the batch is built), and harmless
+    //    anyway: a missing tombstone is exactly what the purge wants.
+    //  * the key written again between the purge and the batch: the batch
+    //    writes what the store holds when it is built (the new record), so
+    //    the DEL can never remove a newer state.
+    // What a purge can lose is only the tombstone's protection against older
+    // states still held by a peer that was away longer than TOMBSTONE_TTL
+    // (DESIGN §2, docs/operations.md "Tombstones"), with or without a crash.
+    tombstone_gc_->on_purged([redis = redis_.get()](std::string_view key) { redis->purged(key); });
+  }
+  // After recovery: the change log must be complete and in sequence order.
+  add_startup_step("start tombstone gc", [this](step_done done) {
+    tombstone_gc_->start();
+    done({});
+  });
+  add_shutdown_step("stop tombstone gc", [this](std::function<void()> done) {
+    tombstone_gc_->stop();
+    done();
+  });
+}
+
+void daemon::wire_watch() {
+  // Watchers are connections: begin_shutdown's stop_all() closes them (1001).
+  // After wire_scheduler: store subscribers run in subscription order, so a
+  // message shows a reservation's status with the change itself counted.
+  watch_hub_ = std::make_shared<api::watch_hub>(router_->context());
+  upgrades_->add(net::watch_upgrade_path,
+                 net::make_watch_upgrade_handler(*router_, watch_hub_, *connections_, metrics_));
+}
+
+void daemon::wire_scheduler(api::router_context& context) {
+  // Subscribed to the store from here on; recovery rebuilds it (restore()
+  // does not notify), before replication or any request can change the store.
+  scheduler_ = std::make_unique<api::scheduler_service>(
+      store_, clock_,
+      domain::scheduler_settings::from_config(config_.planning_window_days, config_.planning_interval_hours));
+  api::attach_scheduling(context, *scheduler_);
 }
 
 void daemon::add_redis_flush_step() {
@@ -203,6 +262,10 @@ void daemon::wire_replication() {
     cursors_ = std::make_unique<replication::memory_cursor_store>();
   }
   replicator_ = replication::replicator::create(io_, store_, *durability_, *cursors_, metrics_, std::move(options));
+  if (redis_)
+    redis_->on_persisted([weak = std::weak_ptr(replicator_)](std::uint64_t) {
+      if (auto replicator = weak.lock()) replicator->persisted_advanced();
+    });
   upgrades_->add(replication::peer_upgrade_path, replication::make_peer_upgrade_handler(replicator_));
 
   // After recovery: cursors are loaded and the log holds everything to send.

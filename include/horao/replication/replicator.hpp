@@ -128,6 +128,9 @@ class replicator final : public link_handler, public std::enable_shared_from_thi
 
   // POST /v1/cluster/sync: push to every connected peer now.
   void sync_now();
+  // Persistence acknowledged more changes (persist::redis_store::on_persisted):
+  // they may go out now rather than at the next poll of persisted_seq.
+  void persisted_advanced() { kick(); }
   // GET /v1/cluster "peers".
   nlohmann::json peers_json() const;
   std::vector<peer_status> status() const;
