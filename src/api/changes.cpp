@@ -5,19 +5,29 @@
 #include "horao/api/text.hpp"
 
 namespace horao::api {
-namespace {
 
-// A deleted record keeps no fields, so whose it was is unknown: a tenant sees
-// no deletions of tenant-owned kinds, nor of other tenants' records.
-bool may_see(const principal& who, std::string_view kind, std::string_view id,
-             const store::stored_record& entry) {
+bool may_see_change(const principal& who, std::string_view kind, std::string_view id,
+                    const store::stored_record& entry) {
   if (entry.state.alive()) return may_read(who, kind, id, entry.state);
   if (who.role == role::admin) return true;
   if (tenant_owned_kind(kind)) return false;
   return who.role == role::reader || kind != "tenant" || id == who.tenant;
 }
 
-}  // namespace
+void append_change_item(std::string& out, const router_context& ctx, std::uint64_t seq, std::string_view key,
+                        const store::stored_record& entry) {
+  const bool alive = entry.state.alive();
+  out += "{\"seq\":";
+  out += std::to_string(seq);
+  out += ",\"key\":";
+  append_json_string(out, key);
+  out += alive ? ",\"deleted\":false,\"resource\":" : ",\"deleted\":true,\"resource\":null";
+  if (alive) {
+    const auto [kind, id] = store::split_key(key);
+    append_view(out, ctx, kind, id, entry);
+  }
+  out += '}';
+}
 
 void list_changes(router_context& ctx, exchange& ex) {
   const auto limit = ex.query.limit();
@@ -30,24 +40,18 @@ void list_changes(router_context& ctx, exchange& ex) {
   std::uint64_t count = 0;
   std::size_t scanned = 0;
   std::uint64_t next = from;
-  ctx.store.changes_since(
-      from, [&](std::uint64_t seq, std::string_view key, const store::stored_record& entry) {
-        if (count == std::get<std::uint64_t>(limit) || scanned == ctx.max_scan) return false;
-        ++scanned;
-        next = seq;
-        const auto [kind, id] = store::split_key(key);
-        const bool alive = entry.state.alive();
-        if (!may_see(ex.who, kind, id, entry)) return true;
-        if (count++) body += ',';
-        body += "{\"seq\":";
-        body += std::to_string(seq);
-        body += ",\"key\":";
-        append_json_string(body, key);
-        body += alive ? ",\"deleted\":false,\"resource\":" : ",\"deleted\":true,\"resource\":null";
-        if (alive) append_view(body, ctx, kind, id, entry);
-        body += '}';
-        return true;
-      });
+  ctx.store.changes_since(from,
+                          [&](std::uint64_t seq, std::string_view key, const store::stored_record& entry) {
+                            if (count == std::get<std::uint64_t>(limit) || scanned == ctx.max_scan)
+                              return false;
+                            ++scanned;
+                            next = seq;
+                            const auto [kind, id] = store::split_key(key);
+                            if (!may_see_change(ex.who, kind, id, entry)) return true;
+                            if (count++) body += ',';
+                            append_change_item(body, ctx, seq, key, entry);
+                            return true;
+                          });
   body += "],\"next\":";
   body += std::to_string(next);
   body += ",\"resync\":";

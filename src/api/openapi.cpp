@@ -59,11 +59,30 @@ std::string schema_ref(std::string_view kind, std::string_view suffix = {}) {
 
 json resource_parameters(const route_def& route, const domain::kind_info* kind) {
   json params = json::array();
-  if (route.id == route_id::resource || route.id == route_id::tree) params.push_back(id_parameter());
+  if (route.id == route_id::resource || route.id == route_id::tree || route.id == route_id::tenant_usage ||
+      route.id == route_id::maintenance_impact)
+    params.push_back(id_parameter());
+  const json time_schema = {{"type", "string"}, {"format", "date-time"}};
+  if (route.id == route_id::capacity) {
+    params.push_back(query_parameter("datacenter", {{"type", "string"}, {"pattern", id_pattern}},
+                                     "only this datacenter (404 when it is not live)"));
+    params.push_back(query_parameter("hsn_only", {{"type", "boolean"}, {"default", false}},
+                                     "only machines on a data network with hsn, and their disks"));
+    params.push_back(query_parameter("at", time_schema, "minus the hardware under maintenance at this time"));
+  }
+  if (route.id == route_id::tenant_usage)
+    params.push_back(query_parameter("at", time_schema, "the instant; default now"));
   if (route.id == route_id::changes) {
     params.push_back(query_parameter("since", {{"type", "integer"}, {"minimum", 0}, {"default", 0}},
                                      "return changes with a sequence number above this"));
     params.push_back(limit_parameter());
+  }
+  if (route.id == route_id::watch) {
+    params.push_back(
+        query_parameter("since", {{"type", "integer"}, {"minimum", 0}},
+                        "replay the changes after this sequence number first; absent: live only"));
+    params.push_back(query_parameter("kind", {{"type", "string"}},
+                                     "only changes of these kinds (comma-separated, e.g. server,node)"));
   }
   if (route.id == route_id::collection) {
     params.push_back(limit_parameter());
@@ -126,6 +145,13 @@ json operation(const route_def& route, unsigned method, const domain::kind_info*
       responses["200"] = ok("changes in sequence order", ref_to("#/components/schemas/Changes"));
       add_errors(responses, {400, 401, 403, 503});
       break;
+    case route_id::watch:
+      op["description"] =
+          "A WebSocket (send the upgrade request): after the upgrade, one JSON text message per change, "
+          "each an item of /v1/changes (schema ChangeItem). A plain GET is answered 426.";
+      responses["101"] = {{"description", "switching protocols; then one ChangeItem per text message"}};
+      add_errors(responses, {400, 401, 403, 410, 426, 503});
+      break;
     case route_id::batch:
       op["requestBody"] = {{"required", true},
                            {"content", json_content(ref_to("#/components/schemas/Batch"))}};
@@ -178,6 +204,25 @@ json operation(const route_def& route, unsigned method, const domain::kind_info*
           ok("the datacenter with everything inside it, nested", ref_to("#/components/schemas/Tree"));
       add_errors(responses, {400, 401, 403, 404, 503});
       break;
+    case route_id::capacity:
+      responses["200"] = ok("capacity", ref_to("#/components/schemas/Capacity"));
+      add_errors(responses, {400, 401, 403, 404, 503});
+      break;
+    case route_id::tenant_usage:
+      responses["200"] = ok("the tenant's usage and constraints", ref_to("#/components/schemas/Usage"));
+      add_errors(responses, {400, 401, 403, 404, 503});
+      break;
+    case route_id::maintenance_impact:
+      responses["200"] =
+          ok("reservations and tenants that would no longer fit", ref_to("#/components/schemas/Impact"));
+      add_errors(responses, {400, 401, 403, 404, 422, 503});
+      break;
+    case route_id::impact_dry_run:
+      op["requestBody"] = {{"required", true}, {"content", json_content(ref_to(schema_ref("maintenance")))}};
+      responses["200"] = ok("reservations and tenants that would no longer fit; nothing is created",
+                            ref_to("#/components/schemas/Impact"));
+      add_errors(responses, {400, 401, 403, 413, 415, 422, 503});
+      break;
   }
   op["operationId"] = operation_id(method_text, path);
   if (!op.contains("parameters")) {
@@ -213,7 +258,13 @@ json components() {
           {"properties",
            {{"code", {{"type", "string"}}},
             {"message", {{"type", "string"}}},
-            {"field", {{"type", "string"}, {"description", "JSON pointer of the offending field"}}}}}}}}}};
+            {"field", {{"type", "string"}, {"description", "JSON pointer of the offending field"}}},
+            {"details",
+             {{"type", "object"},
+              {"description",
+               "409 from the scheduler: {dimension, limit, asked, held} for constraint_exceeded, "
+               "{shortages: [{dimension, pool, asked, available, short}], at, holders: [{key, tenant, "
+               "amount}], others?} for insufficient_capacity"}}}}}}}}}};
   schemas["Batch"] = {{"type", "object"},
                       {"required", {"operations"}},
                       {"additionalProperties", false},
@@ -239,19 +290,19 @@ json components() {
                                     {{"key", {{"type", "string"}}},
                                      {"status", {{"type", "integer"}, {"enum", {200, 201, 204}}}},
                                      {"resource", {{"type", "object"}, {"nullable", true}}}}}}}}}}}};
-  schemas["Changes"] = {{"type", "object"},
-                        {"properties",
-                         {{"changes",
-                           {{"type", "array"},
-                            {"items",
-                             {{"type", "object"},
-                              {"properties",
-                               {{"seq", {{"type", "integer"}}},
-                                {"key", {{"type", "string"}}},
-                                {"deleted", {{"type", "boolean"}}},
-                                {"resource", {{"type", "object"}, {"nullable", true}}}}}}}}},
-                          {"next", {{"type", "integer"}}},
-                          {"resync", {{"type", "boolean"}}}}}};
+  schemas["ChangeItem"] = {{"type", "object"},
+                           {"required", {"seq", "key", "deleted", "resource"}},
+                           {"properties",
+                            {{"seq", {{"type", "integer"}}},
+                             {"key", {{"type", "string"}}},
+                             {"deleted", {{"type", "boolean"}}},
+                             {"resource", {{"type", "object"}, {"nullable", true}}}}}};
+  schemas["Changes"] = {
+      {"type", "object"},
+      {"properties",
+       {{"changes", {{"type", "array"}, {"items", ref_to("#/components/schemas/ChangeItem")}}},
+        {"next", {{"type", "integer"}}},
+        {"resync", {{"type", "boolean"}}}}}};
   schemas["Cluster"] = {{"type", "object"},
                         {"properties",
                          {{"node", {{"type", "string"}}},
@@ -271,6 +322,31 @@ json components() {
                                 {"acked_seq", {{"type", "integer"}}},
                                 {"last_push", {{"type", "string"}, {"nullable", true}}},
                                 {"last_error", {{"type", "string"}, {"nullable", true}}}}}}}}}}}};
+  json amounts_schema = {{"type", "object"}, {"required", {"cpu", "ram_gb", "accelerators", "block_tb", "object_tb"}}};
+  for (const char* d : {"cpu", "ram_gb", "accelerators"}) amounts_schema["properties"][d] = {{"type", "integer"}};
+  for (const char* d : {"block_tb", "object_tb"}) amounts_schema["properties"][d] = {{"type", "number"}};
+  schemas["Capacity"] = amounts_schema;
+  schemas["Usage"] = {{"type", "object"},
+                      {"required", {"tenant", "at", "usage", "constraints", "reservations"}},
+                      {"properties",
+                       {{"tenant", {{"type", "string"}}},
+                        {"at", {{"type", "string"}, {"format", "date-time"}}},
+                        {"usage", ref_to("#/components/schemas/Capacity")},
+                        {"constraints", {{"type", "object"}, {"description", "only the limits that are set"}}},
+                        {"reservations", {{"type", "array"}, {"items", {{"type", "string"}}}}}}}};
+  schemas["Impact"] = {
+      {"type", "object"},
+      {"required", {"reservations", "tenants"}},
+      {"properties",
+       {{"reservations",
+         {{"type", "array"},
+          {"items",
+           {{"type", "object"},
+            {"properties",
+             {{"id", {{"type", "string"}}},
+              {"tenant", {{"type", "string"}}},
+              {"short", {{"type", "object"}, {"description", "what it lacks, per dimension"}}}}}}}}},
+        {"tenants", {{"type", "array"}, {"items", {{"type", "string"}}}}}}}};
   schemas["Tree"] = {
       {"type", "object"},
       {"properties",

@@ -51,10 +51,10 @@ std::variant<json, api_error> object_body(const request& req) {
 }
 
 // The scheduler's say on a reservation; nothing for other kinds.
-std::optional<api_error> admit(router_context& ctx, const domain::kind_info& kind, std::string_view id,
-                               json& body) {
-  if (kind.kind != "reservation") return std::nullopt;
-  return ctx.admit_reservation(id, body);
+std::optional<api_error> admit(router_context& ctx, const exchange& ex, std::string_view id, json& body,
+                               bool is_patch) {
+  if (ex.route.kind->kind != "reservation") return std::nullopt;
+  return ctx.admit_reservation(id, body, is_patch, ex.who);
 }
 
 }  // namespace
@@ -101,7 +101,7 @@ void put_resource(router_context& ctx, exchange& ex) {
   auto prepared = prepare_body(kind, id, std::move(std::get<json>(body)), store_references(ctx.store));
   if (auto* e = std::get_if<api_error>(&prepared)) return refuse(ex, *e);
   json& normalised = std::get<json>(prepared);
-  if (auto e = admit(ctx, kind, id, normalised)) return refuse(ex, *e);
+  if (auto e = admit(ctx, ex, id, normalised, /*is_patch=*/false)) return refuse(ex, *e);
 
   const auto writes = put_writes(normalised);
   const auto result = ctx.store.put(key, writes);
@@ -134,7 +134,7 @@ void patch_resource(router_context& ctx, exchange& ex) {
   auto prepared = prepare_body(kind, id, std::move(merged), store_references(ctx.store));
   if (auto* e = std::get_if<api_error>(&prepared)) return refuse(ex, *e);
   json& normalised = std::get<json>(prepared);
-  if (auto e = admit(ctx, kind, id, normalised)) return refuse(ex, *e);
+  if (auto e = admit(ctx, ex, id, normalised, /*is_patch=*/true)) return refuse(ex, *e);
 
   const auto writes = patch_writes(live->state, normalised);
   // A patch that changes nothing writes nothing (no new sequence, same ETag),

@@ -13,7 +13,9 @@
 #include "horao/api/operations.hpp"
 #include "horao/api/resource_handlers.hpp"
 #include "horao/api/routes.hpp"
+#include "horao/api/scheduling_handlers.hpp"
 #include "horao/api/tree.hpp"
+#include "horao/api/watch.hpp"
 
 namespace horao::api {
 namespace {
@@ -37,7 +39,15 @@ std::optional<api_error> role_refusal(const principal& who, const route_match& m
         return forbidden("this token may not " + std::string(method == m_get ? "read " : "write ") +
                          std::string(m.kind->collection));
       break;
+    case route_id::tenant_usage:
+      // Usage is a tenant's own business, like its reservations.
+      if (who.role == role::reader) return forbidden("a reader token may not read tenants' usage");
+      if (who.role == role::tenant && m.id != who.tenant)
+        return forbidden("this token may read only its own tenant's usage");
+      break;
     default:
+      // capacity, impact and the impact dry run are reads for every role
+      // (a tenant's impact report shows only its own reservations).
       break;
   }
   return std::nullopt;
@@ -71,12 +81,22 @@ void dispatch(router_context& ctx, exchange& ex, unsigned method) {
       return post_cluster_sync(ctx, ex);
     case route_id::changes:
       return list_changes(ctx, ex);
+    case route_id::watch:
+      return get_watch(ctx, ex);
     case route_id::batch:
       return post_batch(ctx, ex);
     case route_id::collection:
       return list_collection(ctx, ex);
     case route_id::tree:
       return get_tree(ctx, ex);
+    case route_id::capacity:
+      return get_capacity(ctx, ex);
+    case route_id::tenant_usage:
+      return get_tenant_usage(ctx, ex);
+    case route_id::maintenance_impact:
+      return get_maintenance_impact(ctx, ex);
+    case route_id::impact_dry_run:
+      return post_impact(ctx, ex);
     case route_id::resource:
       switch (method) {
         case m_get:
@@ -98,7 +118,59 @@ response unauthorized() {
   return r;
 }
 
+// What the checks before the handler leave to it.
+struct checked {
+  query_params query;
+  const principal* who;
+};
+
+// The checks of API.md's order up to the handler: token (before any route
+// error on a path that needs one: without a token a client learns nothing,
+// not even which paths exist), route, method, role, query, loading.
+std::variant<checked, response> check(const router_context& ctx, const request& req,
+                                      const std::variant<route_match, api_error>& matched,
+                                      std::string_view query_text, unsigned method) {
+  const route_match* m = std::get_if<route_match>(&matched);
+  const bool needs_token = !m || m->route->needs_token;
+  const principal* who = &open_principal();
+  if (needs_token && ctx.tokens) {
+    who = ctx.tokens->authenticate(req.authorization);
+    if (!who) return unauthorized();
+  }
+  if (!m) return error_response(std::get<api_error>(matched));
+  if (!(m->route->methods & method)) {
+    response r = error_response(405, "method_not_allowed",
+                                "method not allowed here; allowed: " + allow_header(m->route->methods));
+    r.headers.emplace_back("Allow", allow_header(m->route->methods));
+    return r;
+  }
+  if (auto e = role_refusal(*who, *m, method)) return error_response(*e);
+  auto query = query_params::parse(query_text);
+  if (auto* e = std::get_if<api_error>(&query)) return error_response(*e);
+  if (auto e = unknown_parameter(*m->route, std::get<query_params>(query))) return error_response(*e);
+  if (m->route->needs_token) {
+    std::string reason;
+    if (!ctx.loaded(&reason)) return error_response(503, "unavailable", "still loading: " + reason);
+  }
+  return checked{std::move(std::get<query_params>(query)), who};
+}
+
+std::pair<std::string_view, std::string_view> split_target(std::string_view target) {
+  const auto question = target.find('?');
+  return {target.substr(0, question),
+          question == std::string_view::npos ? std::string_view() : target.substr(question + 1)};
+}
+
 }  // namespace
+
+std::variant<router::admission, response> router::admit(const request& req) const {
+  const auto [path, query_text] = split_target(req.target);
+  auto matched = match_route(path);
+  auto result = check(ctx_, req, matched, query_text, method_of(req.method));
+  if (auto* refused = std::get_if<response>(&result)) return std::move(*refused);
+  auto& ok = std::get<checked>(result);
+  return admission{std::move(std::get<route_match>(matched)), std::move(ok.query), *ok.who};
+}
 
 router::router(router_context context) : ctx_(std::move(context)) {
   ctx_.metrics.describe("horao_http_requests_total", app::metric_type::counter,
@@ -110,11 +182,7 @@ router::router(router_context context) : ctx_(std::move(context)) {
 
 void router::handle(const request& req, responder respond) {
   const auto started = std::chrono::steady_clock::now();
-  const std::string_view target = req.target;
-  const auto question = target.find('?');
-  const std::string_view path = target.substr(0, question);
-  const std::string_view query_text =
-      question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+  const auto [path, query_text] = split_target(req.target);
   const unsigned method = method_of(req.method);
 
   auto matched = match_route(path);
@@ -136,30 +204,11 @@ void router::handle(const request& req, responder respond) {
   };
 
   try {
-    // A token is checked before any route error on a path that needs one:
-    // without it, a client learns nothing, not even which paths exist.
-    const bool needs_token = !m || m->route->needs_token;
-    const principal* who = &open_principal();
-    if (needs_token && ctx_.tokens) {
-      who = ctx_.tokens->authenticate(req.authorization);
-      if (!who) return reply(unauthorized());
-    }
-    if (!m) return reply(error_response(std::get<api_error>(matched)));
-    if (!(m->route->methods & method)) {
-      response r = error_response(405, "method_not_allowed",
-                                  "method not allowed here; allowed: " + allow_header(m->route->methods));
-      r.headers.emplace_back("Allow", allow_header(m->route->methods));
-      return reply(std::move(r));
-    }
-    if (auto e = role_refusal(*who, *m, method)) return reply(error_response(*e));
-    auto query = query_params::parse(query_text);
-    if (auto* e = std::get_if<api_error>(&query)) return reply(error_response(*e));
-    const query_params& params = std::get<query_params>(query);
-    if (auto e = unknown_parameter(*m->route, params)) return reply(error_response(*e));
-    if (m->route->needs_token) {
-      std::string reason;
-      if (!ctx_.loaded(&reason)) return reply(error_response(503, "unavailable", "still loading: " + reason));
-    }
+    auto result = check(ctx_, req, matched, query_text, method);
+    if (auto* refused = std::get_if<response>(&result)) return reply(std::move(*refused));
+    const checked& ok = std::get<checked>(result);
+    const query_params& params = ok.query;
+    const principal* who = ok.who;
     if (req.body.size() > ctx_.config.max_body_bytes)
       return reply(error_response(
           413, "body_too_large",

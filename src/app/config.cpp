@@ -381,7 +381,7 @@ const std::vector<key_spec>& keys() {
        "seconds a deleted record is kept before it is purged (a peer away longer can revive it)", false,
        [](config& c, const std::string& v) {
          c.tombstone_ttl_s =
-             int_in(v, 60, 315'360'000, "a whole number of seconds >= 60 (at most 315360000)");
+             int_in(v, 1, 315'360'000, "a whole number of seconds >= 1 (at most 315360000)");
        },
        [](const config& c) { return show_int(c.tombstone_ttl_s); }},
       {"PLANNING_WINDOW", "30", "days ahead the scheduler searches for a start when a reservation gives none",

@@ -3,6 +3,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "horao/crdt/canonical_json.hpp"
 #include "horao/crdt/codec.hpp"
 
 namespace horao::crdt {
@@ -159,7 +160,9 @@ std::optional<record> read_record_cbor(cbor::reader& in, std::string* error) {
 }
 
 std::optional<std::string> canonical_json_value(std::string_view text, std::string* error) {
-  if (obviously_canonical(text)) return std::string(text);
+  // Values written by a HORAO store are canonical already: checked in one
+  // pass, they are taken as they are, without a JSON tree (crdt/canonical_json).
+  if (obviously_canonical(text) || is_canonical_json(text, max_value_depth)) return std::string(text);
   if (!valid_utf8(text)) {
     fail(error, "the value is not valid UTF-8");
     return std::nullopt;

@@ -2,7 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "horao/crdt/cbor.hpp"
 #include "horao/crdt/codec.hpp"
+#include "horao/crdt/record_cbor.hpp"
 
 namespace horao::persist {
 namespace {
@@ -48,11 +50,44 @@ bool fail(std::string* error, std::string message) {
 }  // namespace
 
 std::string encode_entry(std::uint64_t seq, const crdt::record& state) {
-  const json j{{"s", seq}, {"r", crdt::encode_record(state)}};
-  std::string out;
-  json::to_cbor(j, out);
-  return out;
+  std::vector<std::uint8_t> out;
+  out.reserve(64 + state.fields().size() * 48);
+  crdt::cbor::put_head(out, crdt::cbor::array, 2);
+  crdt::cbor::put_head(out, crdt::cbor::unsigned_int, seq);
+  crdt::append_record_cbor(state, out);
+  return std::string(out.begin(), out.end());
 }
+
+namespace {
+
+// Format 2: [seq, record]. The reader is iterative and bounded by the input;
+// record values are text strings checked by read_record_cbor.
+std::optional<decoded_entry> decode_entry_v2(std::string_view bytes, std::string* error) {
+  crdt::cbor::reader in(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                                                      bytes.size()));
+  if (in.array_length() != 2u) {
+    fail(error, "not a record entry: expected a CBOR array [seq, record]");
+    return std::nullopt;
+  }
+  const auto seq = in.unsigned_value();
+  if (!seq || *seq == 0 || *seq > max_entry_seq) {
+    fail(error, "the sequence must be a number 1.." + std::to_string(max_entry_seq));
+    return std::nullopt;
+  }
+  std::string why;
+  auto state = crdt::read_record_cbor(in, &why);
+  if (!state) {
+    fail(error, "bad record state: " + why);
+    return std::nullopt;
+  }
+  if (!in.at_end()) {
+    fail(error, "trailing bytes after the record entry");
+    return std::nullopt;
+  }
+  return decoded_entry{*seq, std::move(*state)};
+}
+
+}  // namespace
 
 std::optional<decoded_entry> decode_entry(std::string_view bytes, std::string* error) {
   if (bytes.empty()) {
@@ -64,6 +99,8 @@ std::optional<decoded_entry> decode_entry(std::string_view bytes, std::string* e
                     std::to_string(max_entry_bytes));
     return std::nullopt;
   }
+  // 0x82: an array of two items (format 2); format 1 is a map.
+  if (static_cast<std::uint8_t>(bytes.front()) == 0x82) return decode_entry_v2(bytes, error);
   try {
     json j;
     bounded_dom_sax sax(j);

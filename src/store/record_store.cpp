@@ -162,6 +162,7 @@ record_store::record_store(crdt::hybrid_clock& clock) : clock_(clock) {}
 
 record_store::~record_store() {
   records_.for_each([](node* n) { free_node(n); });
+  for (node* n : graveyard_) free_node(n);
 }
 
 record_store::kind_index& record_store::kind_entry(std::string_view kind) {
@@ -282,6 +283,13 @@ void record_store::index_liveness(node& n, bool was_alive) {
 void record_store::compact_log() {
   std::erase_if(log_, [](const log_entry& e) { return e.n == nullptr || e.n->entry.seq != e.seq; });
   stale_log_entries_ = 0;
+  // No log entry points into the graveyard any more; a node still in a
+  // kind's pending list waits for that list's next flush.
+  std::erase_if(graveyard_, [](node* n) {
+    if (n->in_index == node::indexed::pending) return false;
+    free_node(n);
+    return true;
+  });
 }
 
 void record_store::restore(std::string_view key, crdt::record state, std::uint64_t seq) {
@@ -365,35 +373,69 @@ void record_store::changes_since(
   }
 }
 
-std::size_t record_store::purge_tombstones(std::int64_t deleted_before_us, std::size_t max) {
-  if (max == 0) return 0;
-  // Stale entries point at nodes too; dropping them first leaves exactly one
-  // entry per node, which is nulled when its node is freed.
-  if (stale_log_entries_ > 0) compact_log();
-  // Likewise no pending list may hold a node we free: a flush drops the dead.
-  for (auto& [kind, index] : kinds_) index->flush();
-  std::size_t purged = 0;
-  // Oldest changes first: the longest-dead tombstones go first.
-  for (auto& e : log_) {
-    if (purged == max) break;
-    node* n = e.n;
+void record_store::purge_node(node& n) {
+  // A peer whose cursor is older than this purge could miss the deletion:
+  // it must be brought up to date by a full transfer instead.
+  purged_up_to_ = std::max(purged_up_to_, n.entry.seq);
+  rehash(n, crdt::hash128{});
+  if (n.in_index == node::indexed::sorted) {
+    n.kind->sorted.erase(&n);
+    --n.kind->dead_in_sorted;
+    n.in_index = node::indexed::no;
+  }
+  records_.erase(n.key(), hash_key(n.key()));
+  // Graveyard: seq 0 makes every log entry still pointing here stale, and
+  // the empty state is dead, so a pending list drops it at its next flush.
+  n.entry.seq = 0;
+  n.entry.state = crdt::record{};
+  graveyard_.push_back(&n);
+  ++stale_log_entries_;
+}
+
+record_store::purge_progress record_store::purge_tombstones_step(std::uint64_t after,
+                                                                 std::int64_t deleted_before_us,
+                                                                 std::size_t max_scan,
+                                                                 const purge_visitor& purged) {
+  purge_progress progress{.next = after};
+  auto it = std::upper_bound(log_.begin(), log_.end(), after,
+                             [](std::uint64_t s, const log_entry& e) { return s < e.seq; });
+  for (; it != log_.end() && progress.scanned < max_scan; ++it) {
+    ++progress.scanned;
+    progress.next = it->seq;
+    node* n = it->n;
+    if (n == nullptr || n->entry.seq != it->seq) continue;  // stale or purged
     const crdt::record& state = n->entry.state;
     if (state.alive() || state.deleted().wall_us >= deleted_before_us) continue;
-    // A peer whose cursor is older than this purge could miss the deletion:
-    // it must be brought up to date by a full transfer instead.
-    purged_up_to_ = std::max(purged_up_to_, n->entry.seq);
-    rehash(*n, crdt::hash128{});
-    if (n->in_index == node::indexed::sorted) {
-      n->kind->sorted.erase(n);
-      --n->kind->dead_in_sorted;
-    }
-    records_.erase(n->key(), hash_key(n->key()));
-    free_node(n);
-    e.n = nullptr;
-    ++stale_log_entries_;
-    ++purged;
+    if (purged) purged(n->key());
+    purge_node(*n);
+    it->n = nullptr;
+    ++progress.purged;
   }
-  return purged;
+  progress.finished = it == log_.end();
+  // Compacting moves entries, but the caller resumes by sequence, not by
+  // position, so it is safe between steps (never inside the loop above).
+  if (stale_log_entries_ > 1024 && stale_log_entries_ > log_.size() / 2) compact_log();
+  return progress;
+}
+
+std::size_t record_store::purge_tombstones(std::int64_t deleted_before_us, std::size_t max,
+                                           const purge_visitor& purged) {
+  std::size_t count = 0;
+  // Oldest changes first: the longest-dead tombstones go first.
+  std::uint64_t after = 0;
+  while (count < max) {
+    const auto progress = purge_tombstones_step(after, deleted_before_us, 1, purged);
+    count += progress.purged;
+    after = progress.next;
+    if (progress.finished) break;
+  }
+  return count;
+}
+
+std::size_t record_store::tombstones() const {
+  std::size_t alive = 0;
+  for (const auto& [kind, index] : kinds_) alive += index->alive;
+  return records_.size() - alive;
 }
 
 record_store::subscription record_store::subscribe(subscriber fn) {

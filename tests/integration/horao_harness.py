@@ -155,11 +155,14 @@ class _Process:
 
 class RedisServer(_Process):
     """A real redis-server on a free loopback port, with its data (AOF on) in a
-    temporary directory. Restarting keeps the data directory and port."""
+    temporary directory. Restarting keeps the data directory and port.
+    `extra_args` are appended to the command line (e.g. ["--appendfsync",
+    "always"])."""
 
-    def __init__(self, workdir=None):
+    def __init__(self, workdir=None, extra_args=()):
         super().__init__("redis", workdir)
         self.port = None
+        self.extra_args = list(extra_args)
 
     @property
     def url(self):
@@ -170,7 +173,7 @@ class RedisServer(_Process):
             self.port = free_port()
         argv = [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                 "--dir", self.workdir, "--appendonly", "yes", "--save", "", "--daemonize", "no",
-                "--protected-mode", "yes"]
+                "--protected-mode", "yes", *self.extra_args]
         self._spawn(argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
         wait_until(lambda: self._pong() or self._died(), timeout, f"redis-server on port {self.port} to answer PING")
         if not self.running():

@@ -71,7 +71,29 @@ TEST_CASE("entry codec: round trip and refusal of hostile values") {
   CHECK(back->seq == 42);
   CHECK(back->state == r);
 
+  CHECK(static_cast<unsigned char>(bytes.front()) == 0x82);  // format 2: [seq, record]
+
+  // Format 1, as older daemons wrote it, is still read.
+  std::string v1;
+  nlohmann::json::to_cbor(nlohmann::json{{"s", 42}, {"r", crdt::encode_record(r)}}, v1);
+  auto old = persist::decode_entry(v1);
+  REQUIRE(old);
+  CHECK(old->seq == 42);
+  CHECK(old->state == r);
+
   std::string why;
+  // Format 2 refusals: trailing bytes, a zero or missing sequence, truncation,
+  // a value that is not JSON text.
+  CHECK_FALSE(persist::decode_entry(bytes + std::string(1, '\0'), &why));
+  CHECK(why.find("trailing") != std::string::npos);
+  CHECK_FALSE(persist::decode_entry(persist::encode_entry(0, r), &why));
+  CHECK(why.find("sequence") != std::string::npos);
+  for (std::size_t cut = 1; cut < bytes.size(); ++cut) CHECK_FALSE(persist::decode_entry(bytes.substr(0, cut)));
+  crdt::record bad(r.created(), crdt::hlc{},
+                   {crdt::field_entry{r.created(), *crdt::field_names().intern("name"), "not json"}});
+  CHECK_FALSE(persist::decode_entry(persist::encode_entry(1, bad), &why));
+  CHECK(why.find("bad record state") != std::string::npos);
+
   CHECK_FALSE(persist::decode_entry("", &why));
   CHECK_FALSE(persist::decode_entry(std::string("\xff\x00garbage", 9), &why));
   CHECK_FALSE(

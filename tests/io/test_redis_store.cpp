@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "horao/app/metrics.hpp"
+#include "horao/app/tombstone_gc.hpp"
 #include "horao/crdt/clock.hpp"
 #include "horao/crdt/codec.hpp"
 #include "horao/persist/entry_codec.hpp"
@@ -105,7 +106,7 @@ TEST_CASE("redis_store: a fresh prefix loads empty and is claimed for this node"
   for (std::size_t i = 0; i + 1 < meta.elements.size(); i += 2)
     m[meta.elements[i].str] = meta.elements[i + 1].str;
   CHECK(m["node_id"] == "dc-a");
-  CHECK(m["format"] == "1");
+  CHECK(m["format"] == std::to_string(persist::format_version));
   CHECK(m["seq"] == "0");
 }
 
@@ -278,17 +279,48 @@ TEST_CASE("redis_store: corrupt and foreign entries are reported and skipped, ne
 TEST_CASE("redis_store: a newer format version refuses the start") {
   test::redis_server server;
   test::io_harness h;
-  server.command({"HSET", "horao:meta", "format", "2", "node_id", "dc-a"});
+  const std::string newer = std::to_string(persist::format_version + 1);
+  server.command({"HSET", "horao:meta", "format", newer, "node_id", "dc-a"});
   server.command({"SET", "horao:r:server/s1", "whatever"});
   node a(h, server.url(), "dc-a");
   REQUIRE(a.load(h));
   CHECK_FALSE(a.report->ok);
-  CHECK(a.report->error.find("format version 2") != std::string::npos);
+  CHECK(a.report->error.find("format version " + newer) != std::string::npos);
   CHECK(a.report->error.find("newer") != std::string::npos);
   std::string reason;
   CHECK_FALSE(a.persistence->accepting_writes(&reason));
   CHECK(reason.starts_with("refused"));
-  CHECK(server.command({"HGET", "horao:meta", "format"}).str == "2");  // untouched
+  CHECK(server.command({"HGET", "horao:meta", "format"}).str == newer);  // untouched
+}
+
+TEST_CASE("redis_store: format 1 entries of an older daemon load and are rewritten in format 2") {
+  test::redis_server server;
+  test::io_harness h;
+  const auto dc_a = *crdt::node_names().intern("dc-a");
+  crdt::record r(crdt::hlc{1'700'000'000'000'000, 1, dc_a}, crdt::hlc{},
+                 {crdt::field_entry{crdt::hlc{1'700'000'000'000'000, 1, dc_a}, *crdt::field_names().intern("cpus"),
+                                    R"([{"cores":64,"model":"EPYC"}])"}});
+  std::string v1;
+  nlohmann::json::to_cbor(nlohmann::json{{"s", 7}, {"r", crdt::encode_record(r)}}, v1);
+  server.command({"HSET", "horao:meta", "format", "1", "node_id", "dc-a", "seq", "7", "persisted", "7"});
+  server.command({"SET", "horao:r:server/old", v1});
+  node a(h, server.url(), "dc-a");
+  REQUIRE(a.load(h));
+  REQUIRE(a.report->ok);
+  CHECK(a.report->skipped == 0);
+  REQUIRE(a.store.find("server/old"));
+  CHECK(a.store.find("server/old")->state == r);
+  CHECK(a.store.find("server/old")->seq == 7);
+  CHECK(server.command({"HGET", "horao:meta", "format"}).str == std::to_string(persist::format_version));
+
+  const auto seq = a.put("server/old", "changed");
+  bool ok = false;
+  a.persistence->when_durable(seq, [&](bool d) { ok = d; });
+  REQUIRE(h.run_until([&] { return ok; }));
+  const auto value = server.command({"GET", "horao:r:server/old"});
+  REQUIRE(value.is_string());
+  CHECK(static_cast<unsigned char>(value.str.front()) == 0x82);  // [seq, record]
+  check_redis_matches(server, a.store);
 }
 
 TEST_CASE("redis_store: another node's prefix refuses the start") {
@@ -414,6 +446,73 @@ TEST_CASE("redis_store: a purged tombstone is deleted from Redis") {
   REQUIRE(h.run_until([&] { return a.persistence->settled(); }));
   CHECK(server.command({"EXISTS", "horao:r:vm/gone"}).integer == 0);
   CHECK(server.command({"EXISTS", "horao:r:vm/stays"}).integer == 1);
+}
+
+TEST_CASE("tombstone_gc: purged tombstones leave Redis and stay gone after a restart") {
+  test::redis_server server;
+  test::io_harness h;
+  crdt::hash128 digest;
+  {
+    node a(h, server.url(), "dc-a");
+    REQUIRE(a.load(h));
+    for (int i = 0; i < 30; ++i) a.put("vm/v" + std::to_string(i), "x");
+    for (int i = 0; i < 30; i += 3) REQUIRE(a.store.remove("vm/v" + std::to_string(i)));
+    bool ok = false;
+    a.persistence->when_durable(a.store.seq(), [&](bool r) { ok = r; });
+    REQUIRE(h.run_until([&] { return ok; }));
+    REQUIRE(server.command({"EXISTS", "horao:r:vm/v0"}).integer == 1);  // tombstones are persisted
+
+    // TTL 0: everything dead is old enough. A few entries per tick: a pass
+    // takes several ticks, each handing its keys to persistence.
+    app::tombstone_gc_options o;
+    o.ttl = 0s;
+    o.pass_interval = 20ms;
+    o.tick_gap = 1ms;
+    o.scan_per_tick = 4;
+    auto gc = app::tombstone_gc::create(h.io, a.store, o, &a.metrics);
+    gc->on_purged([&](std::string_view key) { a.persistence->purged(key); });
+    gc->start();
+    REQUIRE(h.run_until([&] { return gc->statistics().purged == 10 && a.persistence->settled(); }));
+    gc->stop();
+    CHECK(gc->statistics().ticks > 1);
+    CHECK(a.metrics.value("horao_tombstones_purged_total") == 10);
+    CHECK(a.store.tombstones() == 0);
+    for (int i = 0; i < 30; ++i) {
+      const auto key = "horao:r:vm/v" + std::to_string(i);
+      CHECK(server.command({"EXISTS", key}).integer == (i % 3 == 0 ? 0 : 1));
+    }
+    check_redis_matches(server, a.store);
+    digest = a.store.digest();
+  }
+  node b(h, server.url(), "dc-a");
+  REQUIRE(b.load(h));
+  CHECK(b.report->records == 20);
+  CHECK(b.store.find("vm/v0") == nullptr);
+  CHECK(b.store.find("vm/v1") != nullptr);
+  CHECK(b.store.digest() == digest);
+}
+
+TEST_CASE("tombstone_gc: a key written again before the batch is kept, not deleted") {
+  test::redis_server server;
+  test::io_harness h;
+  node a(h, server.url(), "dc-a");
+  REQUIRE(a.load(h));
+  a.put("vm/again", "x");
+  REQUIRE(a.store.remove("vm/again"));
+  // The purge and the new write land in the same batch: the store holds the
+  // new record when the batch is built, so Redis gets it, not a DEL.
+  REQUIRE(a.store.purge_tombstones(std::numeric_limits<std::int64_t>::max(), 10,
+                                   [&](std::string_view key) { a.persistence->purged(key); }) == 1);
+  const auto seq = a.put("vm/again", "y");
+  bool ok = false;
+  a.persistence->when_durable(seq, [&](bool r) { ok = r; });
+  REQUIRE(h.run_until([&] { return ok && a.persistence->settled(); }));
+  auto value = server.command({"GET", "horao:r:vm/again"});
+  REQUIRE(value.is_string());
+  auto decoded = persist::decode_entry(value.str);
+  REQUIRE(decoded);
+  CHECK(decoded->state.alive());
+  CHECK(decoded->seq == seq);
 }
 
 TEST_CASE("redis_store: Redis unreachable at start keeps loading, then loads when it comes") {

@@ -33,6 +33,8 @@ struct reservation_status {
   std::string conflict;             // the reason, when conflicted
 };
 
+class scheduling;  // scheduling.hpp: capacity, usage and impact for the scheduling routes
+
 // Records scanned per listing, changes or tree request at most: a filter that
 // matches nothing costs a bounded amount per call, and `next` continues.
 inline constexpr std::size_t default_max_scan = 100'000;
@@ -54,12 +56,22 @@ struct router_context {
   // The scheduler's say on a reservation write, called with the validated,
   // normalised body before anything is written: refuse (409
   // insufficient_capacity / constraint_exceeded, ...) or amend the body (set
-  // `start`). The default accepts as is.
-  std::function<std::optional<api_error>(std::string_view id, nlohmann::json& body)> admit_reservation =
-      [](std::string_view, nlohmann::json&) { return std::optional<api_error>(); };
+  // `start`). `is_patch`: the write keeps the record's creation stamp (PATCH)
+  // rather than giving it a new one (PUT), which decides its place in the
+  // conflict order. `who` sent it (a refusal must not show a tenant other
+  // tenants' reservations). The default accepts as is.
+  std::function<std::optional<api_error>(std::string_view id, nlohmann::json& body, bool is_patch,
+                                         const principal& who)>
+      admit_reservation = [](std::string_view, nlohmann::json&, bool, const principal&) {
+        return std::optional<api_error>();
+      };
   // The status shown on reads of a live reservation; default "accepted".
   std::function<reservation_status(std::string_view id, const crdt::record& state)> reservation_status_of =
       [](std::string_view, const crdt::record&) { return reservation_status{}; };
+  // GET /v1/capacity, /v1/tenants/{id}/usage, /v1/maintenances/{id}/impact and
+  // POST /v1/impact; null: those routes answer 503 (no scheduler wired).
+  // attach_scheduling() sets this and the two hooks above together.
+  scheduling* scheduler = nullptr;
 
   // GET /v1/cluster "peers": the replication layer's per-peer state, a JSON
   // array of {"url","node","connected","pending","acked_seq","last_push","last_error"}.

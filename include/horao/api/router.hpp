@@ -15,8 +15,13 @@
 // latency histogram; no exception escapes handle() (an unexpected one is a
 // 500 with code "internal").
 
+#include <variant>
+
 #include "horao/api/context.hpp"
 #include "horao/api/http.hpp"
+#include "horao/api/query.hpp"
+#include "horao/api/routes.hpp"
+#include "horao/api/tokens.hpp"
 
 namespace horao::api {
 
@@ -26,6 +31,18 @@ class router {
   // by kind, local sequence, store size, orphans) on context.metrics.
   explicit router(router_context context);
   void handle(const request& req, responder respond);
+
+  // A request that passed the checks before the handler.
+  struct admission {
+    route_match route;
+    query_params query;
+    principal who;
+  };
+  // The checks handle() makes before it dispatches (route, token, method,
+  // role, query, loading), in the same order, for an exchange net/ serves
+  // itself (the /v1/watch WebSocket upgrade): who asks and the parsed query,
+  // or the refusal to send. Records no metrics; the caller does.
+  std::variant<admission, response> admit(const request& req) const;
 
   const router_context& context() const { return ctx_; }
 

@@ -36,10 +36,16 @@ enum class route_id {
   cluster,
   cluster_sync,
   changes,
+  watch,  // /v1/watch: a WebSocket (net/); a plain GET is answered 426
   batch,
   collection,  // /v1/{collection}
   resource,    // /v1/{collection}/{id}
   tree,        // /v1/datacenters/{id}/tree
+  // The scheduling views (scheduling_handlers.hpp).
+  capacity,            // /v1/capacity
+  tenant_usage,        // /v1/tenants/{id}/usage
+  maintenance_impact,  // /v1/maintenances/{id}/impact
+  impact_dry_run,      // /v1/impact (POST)
 };
 
 struct route_def {
@@ -57,8 +63,8 @@ const route_def& route_of(route_id id);
 
 struct route_match {
   const route_def* route = nullptr;
-  const domain::kind_info* kind = nullptr;  // collection, resource, tree
-  std::string id;                           // resource, tree: decoded and valid
+  const domain::kind_info* kind = nullptr;  // collection, resource, and /v1/{collection}/{id}/... views
+  std::string id;                           // resource and views under it: decoded and valid
 };
 
 // `path` is the target without its query.

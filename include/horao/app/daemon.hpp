@@ -40,10 +40,16 @@ class context;
 namespace horao::persist {
 class redis_store;
 }
+namespace horao::api {
+class scheduler_service;
+}
 namespace horao::replication {
 class cursor_store;
 class replicator;
 }  // namespace horao::replication
+namespace horao::api {
+class watch_hub;
+}
 namespace horao::net {
 class connection_set;
 class listener;
@@ -52,6 +58,8 @@ struct http_context;
 }  // namespace horao::net
 
 namespace horao::app {
+
+class tombstone_gc;
 
 class daemon {
  public:
@@ -90,6 +98,7 @@ class daemon {
   crdt::hybrid_clock& clock() { return clock_; }
   store::record_store& store() { return store_; }
   domain::relation_index& relations() { return relations_; }
+  api::scheduler_service& scheduler() { return *scheduler_; }
   store::durability& durability() { return *durability_; }
   metric_registry& metrics() { return metrics_; }
   api::router& router() { return *router_; }
@@ -107,7 +116,13 @@ class daemon {
   };
 
   void wire_persistence();
+  // Builds the capacity index and the scheduler over the store and points
+  // the router's scheduling hooks and routes at them (`context` is the
+  // router's, before it is built).
+  void wire_scheduler(api::router_context& context);
   void wire_replication();
+  void wire_tombstone_gc();
+  void wire_watch();
   void add_redis_flush_step();
   bool start_listening();
   void wait_for_signals();
@@ -125,6 +140,9 @@ class daemon {
   crdt::hybrid_clock clock_;
   store::record_store store_;
   domain::relation_index relations_{store_};  // rebuild() after recovery
+  // Capacity index and scheduler (wire_scheduler), subscribed to the store:
+  // rebuild() after recovery, destroyed before the store.
+  std::unique_ptr<api::scheduler_service> scheduler_;
   metric_registry metrics_;
   // The Redis store when REDIS_URL is set (declared after the store and the
   // metrics it uses, so it goes first), else memory_durability.
@@ -135,7 +153,14 @@ class daemon {
   // REDIS_URL is set; it is destroyed before the store and Redis it uses.
   std::unique_ptr<replication::cursor_store> cursors_;
   std::shared_ptr<replication::replicator> replicator_;
+  // Purges tombstones after TOMBSTONE_TTL (started after recovery, stopped
+  // at shutdown); destroyed before the store and Redis it uses.
+  std::shared_ptr<tombstone_gc> tombstone_gc_;
   std::unique_ptr<api::router> router_;
+  // /v1/watch: the store subscription behind every watcher; destroyed before
+  // the router and the store it reads (watchers still open then are
+  // detached, see api/watch_hub.hpp).
+  std::shared_ptr<api::watch_hub> watch_hub_;
 
   std::unique_ptr<net::upgrade_registry> upgrades_;
   std::unique_ptr<net::connection_set> connections_;

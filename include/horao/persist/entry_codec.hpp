@@ -1,17 +1,25 @@
 #pragma once
-// The value stored in Redis for one record: CBOR of
+// The value stored in Redis for one record.
 //
-//   {"s": seq, "r": <crdt::encode_record(state)>}
+//   format 2 (written):  CBOR [seq, record]   with record as crdt::append_record_cbor
+//                        writes it: [c_wall, c_counter, c_node, d_wall, d_counter,
+//                        d_node, [[name, wall, counter, node, "json text"?], ...]]
+//   format 1 (read):     CBOR {"s": seq, "r": <crdt::encode_record(state)>}
 //
-// where seq is the record's local sequence when it was written.
+// where seq is the record's local sequence when it was written. Format 2
+// carries field values as the JSON text the store keeps, so writing copies
+// bytes and loading a million records builds no JSON tree per record (the
+// reason for the change); format 1 entries left by an older daemon are still
+// read, and rewritten in format 2 the next time their record changes.
 //
 // Invariants: decode_entry(encode_entry(s, r)) gives back s and r for every
 // canonical record and s >= 1. decode_entry treats its input as untrusted: it
 // refuses (with a reason, never an exception) values larger than
 // max_entry_bytes, CBOR nested deeper than max_entry_depth (checked while
 // parsing, so hostile nesting cannot exhaust the stack), CBOR tags, other
-// shapes or extra members, a sequence of 0 or above max_entry_seq, and any
-// record that crdt::decode_record refuses.
+// shapes or extra members or trailing bytes, a sequence of 0 or above
+// max_entry_seq, and any record that crdt::decode_record /
+// crdt::read_record_cbor refuses (values must be canonical JSON text).
 
 #include <cstdint>
 #include <optional>
@@ -22,7 +30,9 @@
 
 namespace horao::persist {
 
-inline constexpr int format_version = 1;  // meta "format"; bump when this layout changes
+// meta "format": bumped when an older daemon could misread what this one
+// writes (it then refuses to start instead). 2: entries as [seq, record].
+inline constexpr int format_version = 2;
 inline constexpr std::size_t max_entry_bytes = 16u << 20;
 inline constexpr std::size_t max_entry_depth = 64;
 inline constexpr std::uint64_t max_entry_seq = std::uint64_t{1} << 62;

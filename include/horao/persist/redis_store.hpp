@@ -1,10 +1,10 @@
 #pragma once
-// Persistence of the record store in Redis (DESIGN §4, docs/persistence-layout.md):
+// Persistence of the record store in Redis (DESIGN §4, docs/persistence.md):
 // recovery at start, then group commit of every change, and the durability
 // answers the API needs.
 //
 // Layout under P = REDIS_PREFIX (default "horao:"):
-//   P r:<kind>/<id>  string: CBOR {"s": seq, "r": record state} (entry_codec.hpp)
+//   P r:<kind>/<id>  string: CBOR [seq, record state] (entry_codec.hpp, format 2)
 //   P meta           hash: format (1), node_id, seq (highest sequence handed
 //                    out when last written), persisted (every change <= it is
 //                    in Redis)
@@ -128,7 +128,10 @@ class redis_store final : public store::durability, public std::enable_shared_fr
   void when_durable(std::uint64_t seq, std::function<void(bool ok)> done) override;
   bool accepting_writes(std::string* reason) const override;
 
-  // A tombstone the store purged: its entry is deleted with the next batch.
+  // A tombstone the store purged (app::tombstone_gc hands every purged key
+  // here, in the handler that purged it): its entry is deleted with the next
+  // batch, unless the key was written again meanwhile (the batch writes what
+  // the store holds when it is built).
   void purged(std::string_view key);
 
   // ---- replication cursors (loaded at start, written with the next batch) ----

@@ -20,6 +20,8 @@
 //    changes nothing: the bottom is what "no record" means, so creating an
 //    entry for it would make equal states have different digests.
 //  * pointers to stored_record stay valid until that record is purged.
+//  * purging is bounded work: purge_tombstones_step looks at a bounded slice
+//    of the change log, so a pass over a big store is split into steps.
 //  * the per-kind order is kept lazily: records that came alive are sorted in
 //    by the next listing of their kind (O(k log k) for k of them), so bulk
 //    creations and merges never pay a search per record; count_alive is O(1).
@@ -123,9 +125,30 @@ class record_store {
   crdt::hybrid_clock& clock() { return clock_; }
   const crdt::hybrid_clock& clock() const { return clock_; }
 
-  // ---- tombstones ----
-  // Drops dead records deleted before `deleted_before_us`, at most `max`.
-  std::size_t purge_tombstones(std::int64_t deleted_before_us, std::size_t max);
+  // ---- tombstones (after recovery: the change log must be in order) ----
+  // Called with the key of each purged record, before it is dropped, so that
+  // persistence can delete it too.
+  using purge_visitor = std::function<void(std::string_view key)>;
+  struct purge_progress {
+    std::uint64_t next = 0;   // resume with after = next
+    std::size_t scanned = 0;  // change-log entries looked at
+    std::size_t purged = 0;
+    bool finished = false;    // reached the end of the change log
+  };
+  // One bounded step of a pass over the change log: looks at no more than
+  // `max_scan` entries with a sequence > `after` and drops the dead records
+  // among them deleted before `deleted_before_us`. O(max_scan + log n), so a
+  // caller on the event loop never pauses it for long; a pass starts with
+  // after = 0 and continues with `next` until `finished`.
+  purge_progress purge_tombstones_step(std::uint64_t after, std::int64_t deleted_before_us,
+                                       std::size_t max_scan, const purge_visitor& purged = {});
+  // Drops dead records deleted before `deleted_before_us`, at most `max`, the
+  // longest-unchanged first, in one go (tests and tools; the daemon uses
+  // purge_tombstones_step).
+  std::size_t purge_tombstones(std::int64_t deleted_before_us, std::size_t max,
+                               const purge_visitor& purged = {});
+  // Dead records held (tombstones not purged yet).
+  std::size_t tombstones() const;
 
   // ---- subscribers ----
   // A subscriber added while a change is being notified sees the next change.
@@ -186,6 +209,9 @@ class record_store {
   void commit_change(node& n, bool was_alive, crdt::node_id origin);
   void index_liveness(node& n, bool was_alive);
   void compact_log();
+  // Unlinks a dead record from the key table, the digests and its kind's
+  // order; the node itself waits in graveyard_ (see there).
+  void purge_node(node& n);
   void notify(const change& c);
 
   crdt::hybrid_clock& clock_;
@@ -197,6 +223,13 @@ class record_store {
   std::size_t stale_log_entries_ = 0;
   std::uint64_t seq_ = 0;
   std::uint64_t purged_up_to_ = 0;
+  // Purged nodes, not freed yet: stale change-log entries and a kind's
+  // pending list may still point at them. Their seq is 0 (never a log
+  // sequence), so every entry pointing at one reads as stale. Freed by
+  // compact_log, which drops those entries; a purge therefore never has to
+  // walk the whole log, and the graveyard never holds more nodes than the
+  // log holds stale entries.
+  std::vector<node*> graveyard_;
   crdt::hash128 digest_;
 
   // A deque: subscribing from inside a notification must not move the

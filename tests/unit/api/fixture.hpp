@@ -2,7 +2,9 @@
 // An in-process daemon for the API tests: a store over a hybrid clock with a
 // fake time source, the relation index, a durability the test controls, a
 // metric registry, a config and a router. call() sends one request and
-// returns what the router answered.
+// returns what the router answered. fixture(with_scheduler) also wires the
+// real scheduler (capacity index, scheduler, the scheduling routes and the
+// reservation hooks) the way the daemon does.
 
 #include <catch2/catch.hpp>
 #include <functional>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "horao/api/router.hpp"
+#include "horao/api/scheduler_service.hpp"
 #include "horao/crdt/clock.hpp"
 #include "horao/domain/relations.hpp"
 
@@ -51,6 +54,11 @@ struct test_durability final : store::durability {
   }
 };
 
+struct with_scheduler_t {
+  explicit with_scheduler_t() = default;
+};
+inline constexpr with_scheduler_t with_scheduler{};
+
 struct state_mark {
   std::uint64_t seq;
   crdt::hash128 digest;
@@ -73,14 +81,14 @@ class fixture {
   test_durability durability;
   app::metric_registry metrics;
   app::config config;
+  std::optional<api::scheduler_service> scheduling;  // with_scheduler only
   std::optional<api::router> router;
 
-  explicit fixture(std::function<void(router_context&)> customise = {}) {
-    config.node_id = "dc-test";
-    router_context ctx{store, durability, metrics, config, relations};
-    if (customise) customise(ctx);
-    router.emplace(std::move(ctx));
-  }
+  explicit fixture(std::function<void(router_context&)> customise = {})
+      : fixture(false, std::move(customise)) {}
+  // `customise` runs after the scheduler is attached, so it may override a hook.
+  explicit fixture(with_scheduler_t, std::function<void(router_context&)> customise = {})
+      : fixture(true, std::move(customise)) {}
 
   // The answer, or nullopt while the router has not answered (held write).
   std::optional<response> try_call(std::string method, std::string target, std::string body = {},
@@ -139,6 +147,20 @@ class fixture {
   static void expect_created(const response& r) {
     INFO(r.body);
     REQUIRE(r.status == 201);
+  }
+
+ private:
+  fixture(bool scheduled, std::function<void(router_context&)> customise) {
+    config.node_id = "dc-test";
+    router_context ctx{store, durability, metrics, config, relations};
+    if (scheduled) {
+      scheduling.emplace(store, clock,
+                         domain::scheduler_settings::from_config(config.planning_window_days,
+                                                                 config.planning_interval_hours));
+      attach_scheduling(ctx, *scheduling);
+    }
+    if (customise) customise(ctx);
+    router.emplace(std::move(ctx));
   }
 };
 

@@ -245,7 +245,8 @@ TEST_CASE(
     "reservations: stored like other kinds, status from the scheduler hook, admission may refuse or amend") {
   std::string refuse_id;
   fixture f([&](api::router_context& ctx) {
-    ctx.admit_reservation = [&](std::string_view id, nlohmann::json& body) -> std::optional<api::api_error> {
+    ctx.admit_reservation = [&](std::string_view id, nlohmann::json& body, bool,
+                                const api::principal&) -> std::optional<api::api_error> {
       if (id == refuse_id) return api::api_error{409, "insufficient_capacity", "cpu short by 4", ""};
       if (!body.contains("start")) body["start"] = "2026-06-01T00:00:00Z";
       return std::nullopt;
@@ -307,7 +308,8 @@ TEST_CASE("requests are counted by route template, never by raw path") {
 
 TEST_CASE("an exception inside a handler is answered 500 once, with nothing changed") {
   fixture f([](api::router_context& ctx) {
-    ctx.admit_reservation = [](std::string_view, nlohmann::json&) -> std::optional<api::api_error> {
+    ctx.admit_reservation = [](std::string_view, nlohmann::json&, bool,
+                               const api::principal&) -> std::optional<api::api_error> {
       throw std::runtime_error("scheduler bug with a secret detail");
     };
   });

@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""Persistence benchmark of horaod with a real Redis (issue 4). Measures and
+prints; asserts nothing. Results and commands go to docs/benchmarks.md.
+
+    bench/persist_bench.py [--build DIR] [--duration 10s] [--records 1000000]
+                           [--sections put,load]
+
+Redis runs as scripts/run-local.sh configures it: a unix socket, AOF on
+(`appendonly yes`, `appendfsync everysec`), no RDB snapshots, in a temporary
+directory. horaod runs with PERSIST=sync against it.
+
+put   PUT of a server record with distinct ids (wrk, the script of
+      bench/http_bench.sh) at 1 and 32 connections, next to
+      `redis-benchmark -t set` at 1 and 32 connections with -d equal to the
+      stored size of one such record, against the same Redis, in the same run.
+load  fills Redis with --records server records through POST /v1/batch (the
+      daemon's own format), stops the daemon, then starts a new one and
+      measures process start -> /readyz 200; then the daemon's VmRSS next to
+      Redis's used_memory (INFO memory) for the same records. Two restarts.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+PUT_LUA = r"""
+local counter = 0
+local body = '{"cabinet":"cab1","serial_number":"SN1","model":"R7625","status":"up",' ..
+  '"cpus":[{"cores":64,"model":"EPYC 9554","clock_ghz":3.1}],"ram":[{"size_gb":512}]}'
+request = function()
+  counter = counter + 1
+  return wrk.format("PUT", "/v1/servers/w-" .. tostring(math.random(1, 1000000000)) .. "-" .. counter,
+                    {["Content-Type"] = "application/json"}, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.0f %.3f %.3f %.3f %d %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency:percentile(99.9) / 1000,
+    summary.errors.status, summary.errors.timeout))
+end
+"""
+# The record the wrk script writes, for its stored size.
+PUT_BODY = {"cabinet": "cab1", "serial_number": "SN1", "model": "R7625", "status": "up",
+            "cpus": [{"cores": 64, "model": "EPYC 9554", "clock_ghz": 3.1}], "ram": [{"size_gb": 512}]}
+
+
+def server_body(i):
+    """The server records of the load section (as bench/http_bench.sh fills them)."""
+    return {"cabinet": f"cab{i % 1000}", "serial_number": f"SN{i:08d}", "model": "R7625", "status": "up",
+            "cpus": [{"cores": 64, "model": "EPYC 9554", "clock_ghz": 3.1}] * 2,
+            "ram": [{"size_gb": 64}] * 8, "accelerators": [{"model": "H100"}] if i % 4 == 0 else []}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, what, interval=0.01):
+    deadline = time.monotonic() + timeout
+    while True:
+        r = predicate()
+        if r:
+            return r
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+class Redis:
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "redis")
+        os.makedirs(self.dir, exist_ok=True)
+        self.sock = os.path.join(self.dir, "redis.sock")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", "0", "--unixsocket", self.sock, "--unixsocketperm", "700", "--dir", self.dir,
+             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no"],
+            stdout=open(os.path.join(self.dir, "redis.log"), "wb"), stderr=subprocess.STDOUT)
+        wait_until(lambda: self.cli("PING") == "PONG", 30, "redis PING")
+
+    def cli(self, *args):
+        r = subprocess.run(["redis-cli", "-s", self.sock, *args], capture_output=True, text=True)
+        return r.stdout.strip()
+
+    def info(self, section):
+        out = {}
+        for line in self.cli("INFO", section).splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                out[k] = v.strip()
+        return out
+
+    def stop(self):
+        self.cli("SHUTDOWN", "NOSAVE")
+        self.proc.wait(30)
+
+
+class Daemon:
+    def __init__(self, build, workdir, redis, name="bench", extra=None):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(workdir, f"horaod-{self.port}.log")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NODE_ID": name, "LISTEN": "127.0.0.1",
+               "PORT": str(self.port), "LOG_LEVEL": "info", "REDIS_URL": f"unix://{redis.sock}",
+               "PERSIST": "sync", "MAX_BODY_BYTES": str(64 << 20), "REDIS_TIMEOUT_MS": "30000"}
+        env.update(extra or {})
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen([os.path.join(build, "horaod")], cwd=workdir, env=env,
+                                     stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
+
+    def status(self, path):
+        try:
+            with urllib.request.urlopen(self.base + path, timeout=5) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except OSError:
+            return None
+
+    def wait_ready(self, timeout=600):
+        """Seconds from process start to the first /readyz 200."""
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"horaod exited: {open(self.log_path).read()[-2000:]}")
+            return self.status("/readyz") == 200
+        wait_until(ready, timeout, "/readyz 200", interval=0.005)
+        return time.monotonic() - self.started
+
+    def request(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=600) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            raise RuntimeError(f"{method} {path}: {e.code} {e.read()[:500]!r}") from None
+
+    def metric(self, name):
+        _, text = self.request("GET", "/metrics")
+        for line in text.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return None
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(120)
+
+    def log(self):
+        return open(self.log_path).read()
+
+
+def wrk_put(base, connections, duration, workdir):
+    script = os.path.join(workdir, "put.lua")
+    with open(script, "w") as f:
+        f.write(PUT_LUA)
+    threads = 1 if connections == 1 else 2
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}", "--latency", "-s", script,
+                          base], capture_output=True, text=True).stdout
+    m = re.search(r"^RESULT (\S+) (\S+) (\S+) (\S+) (\S+) (\S+)", out, re.M)
+    if not m:
+        raise RuntimeError(f"wrk printed no result:\n{out}")
+    rps, p50, p99, p999, bad_status, timeouts = m.groups()
+    return {"rps": float(rps), "p50": float(p50), "p99": float(p99), "p999": float(p999),
+            "errors": int(bad_status) + int(timeouts)}
+
+
+def redis_benchmark_set(sock, connections, size, requests):
+    out = subprocess.run(["redis-benchmark", "-s", sock, "-t", "set", "-c", str(connections), "-d", str(size),
+                          "-n", str(requests), "-r", "100000000", "-q"], capture_output=True, text=True).stdout
+    m = re.search(r"SET: ([\d.]+) requests per second(?:, p50=([\d.]+) msec)?", out.replace("\r", "\n"))
+    if not m:
+        raise RuntimeError(f"redis-benchmark printed no result:\n{out}")
+    return {"rps": float(m.group(1)), "p50": float(m.group(2)) if m.group(2) else None}
+
+
+def section_put(args, workdir):
+    redis = Redis(workdir)
+    daemon = Daemon(args.build, workdir, redis, extra={"LOG_LEVEL": "warn"})
+    try:
+        daemon.wait_ready()
+        daemon.request("PUT", "/v1/datacenters/dc1", {"name": "bench", "number": 1})
+        daemon.request("PUT", "/v1/cabinets/cab1", {"datacenter": "dc1", "row": 1, "position": 1})
+        daemon.request("PUT", "/v1/servers/probe", PUT_BODY)
+        size = int(redis.cli("STRLEN", "horao:r:server/probe"))
+        print(f"stored value of one record (CBOR entry, horao:r:server/probe): {size} bytes")
+        print(f"wrk {args.duration} per case; redis-benchmark -n {args.set_requests} per case")
+        print()
+        print("| case | connections | requests/s | p50 ms | p99 ms | p99.9 ms | errors |")
+        print("|---|---|---|---|---|---|---|")
+        results = {}
+        for c in (1, 32):
+            batches0 = daemon.metric("horao_redis_batch_size_count") or 0
+            keys0 = daemon.metric("horao_redis_batch_size_sum") or 0
+            w = wrk_put(daemon.base, c, args.duration, workdir)
+            batches = (daemon.metric("horao_redis_batch_size_count") or 0) - batches0
+            keys = (daemon.metric("horao_redis_batch_size_sum") or 0) - keys0
+            print(f"| horaod PUT (PERSIST=sync) | {c} | {w['rps']:.0f} | {w['p50']:.3f} | {w['p99']:.3f} | "
+                  f"{w['p999']:.3f} | {w['errors']} |", flush=True)
+            r = redis_benchmark_set(redis.sock, c, size, args.set_requests if c > 1 else args.set_requests // 4)
+            p50 = f"{r['p50']:.3f}" if r["p50"] is not None else ""
+            print(f"| redis-benchmark SET -d {size} | {c} | {r['rps']:.0f} | {p50} | | | |", flush=True)
+            results[c] = (w["rps"], r["rps"], keys / batches if batches else 0)
+        print()
+        for c, (put, setr, per_batch) in results.items():
+            print(f"{c} connections: horaod PUT / Redis SET = {put / setr:.2f}; "
+                  f"mean keys per group-commit batch {per_batch:.1f}")
+    finally:
+        daemon.stop()
+        redis.stop()
+
+
+class ExistingRedis(Redis):
+    """A Redis filled by an earlier run (--redis-socket): used as it is, left running."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        wait_until(lambda: self.cli("PING") == "PONG", 30, "redis PING")
+
+    def stop(self):
+        pass
+
+
+def section_load(args, workdir):
+    if args.redis_socket:
+        redis = ExistingRedis(args.redis_socket)
+        print(f"using the records already in {args.redis_socket} ({redis.cli('DBSIZE')} keys); no fill")
+        args.records = int(redis.cli("DBSIZE")) - 2
+    else:
+        redis = Redis(workdir)
+    try:
+        if not args.redis_socket:
+            fill(args, workdir, redis)
+        restarts(args, workdir, redis)
+    finally:
+        redis.stop()
+
+
+def fill(args, workdir, redis):
+    filler = Daemon(args.build, workdir, redis, extra={"LOG_LEVEL": "warn"})
+    filler.wait_ready()
+    filler.request("PUT", "/v1/datacenters/dc1", {"name": "bench", "number": 1})
+    ops = [{"op": "put", "key": f"cabinet/cab{i}", "body": {"datacenter": "dc1", "row": 1 + i // 50,
+                                                              "position": 1 + i % 50}} for i in range(1000)]
+    filler.request("POST", "/v1/batch", {"operations": ops})
+    t0 = time.monotonic()
+    per = 5000
+    for start in range(0, args.records, per):
+        ops = [{"op": "put", "key": f"server/s-{i:07d}", "body": server_body(i)}
+               for i in range(start, min(args.records, start + per))]
+        filler.request("POST", "/v1/batch", {"operations": ops})
+    wait_until(lambda: filler.metric("horao_redis_pending_keys") == 0, 600, "everything persisted")
+    fill = time.monotonic() - t0
+    print(f"filled {args.records} servers through POST /v1/batch ({per} per request, PERSIST=sync): "
+          f"{fill:.1f} s, {args.records / fill:.0f} records/s")
+    assert filler.stop() == 0
+
+
+def restarts(args, workdir, redis):
+    mem = redis.info("memory")
+    keys = redis.cli("DBSIZE")
+    used = int(mem["used_memory"])
+    sample = redis.cli("STRLEN", "horao:r:server/s-0000042")
+    print(f"Redis: {keys} keys, used_memory {used} bytes ({used / 2**20:.0f} MiB), "
+          f"used_memory_rss {int(mem['used_memory_rss']) / 2**20:.0f} MiB; one record's value {sample} bytes")
+    print()
+    print("| restart | start -> /readyz 200 s | loader's own time | VmRSS after loading, MiB (x used_memory) "
+          "| VmRSS when ready, MiB (x used_memory) |")
+    print("|---|---|---|---|---|")
+    for run in range(args.restarts):
+        d = Daemon(args.build, workdir, redis)
+        # The store alone: VmRSS when the loader reports, before the
+        # domain indexes (relations, capacity) are built from it.
+        wait_until(lambda: "redis: loaded" in d.log(), 600, "the load report", interval=0.005)
+        rss_store = d.rss_kib() * 1024
+        took = d.wait_ready()
+        rss = d.rss_kib() * 1024
+        line = next((l for l in d.log().splitlines() if "redis: loaded" in l), "")
+        m = re.search(r"in ([\d.]+) ?s", line)
+        print(f"| {run + 1} | {took:.2f} | {m.group(1) + ' s' if m else '?'} | {rss_store / 2**20:.0f} "
+              f"({rss_store / used:.2f}x) | {rss / 2**20:.0f} ({rss / used:.2f}x) |", flush=True)
+        if run == args.restarts - 1:
+            # After a listing the per-kind order is sorted in: the steady-state footprint.
+            d.request("GET", "/v1/servers?limit=10")
+            rss2 = d.rss_kib() * 1024
+            print(f"\nafter a first listing of servers: VmRSS {rss2 / 2**20:.0f} MiB, "
+                  f"{rss2 / used:.2f} x used_memory; {rss2 / args.records:.0f} bytes per record in the daemon, "
+                  f"{used / args.records:.0f} in Redis")
+        assert d.stop() == 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--build", default=os.path.join(ROOT, "build"))
+    p.add_argument("--duration", default="10s")
+    p.add_argument("--set-requests", type=int, default=400000)
+    p.add_argument("--records", type=int, default=1_000_000)
+    p.add_argument("--restarts", type=int, default=2)
+    p.add_argument("--sections", default="put,load")
+    p.add_argument("--redis-socket", help="load section: restart against this already filled Redis "
+                                         "(unix socket) instead of filling a new one")
+    args = p.parse_args()
+    for tool in ("redis-server", "redis-cli", "redis-benchmark", "wrk"):
+        if not shutil.which(tool):
+            sys.exit(f"persist_bench: {tool} is not installed")
+    print(f"machine: {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}; "
+          f"{subprocess.run(['redis-server', '--version'], capture_output=True, text=True).stdout.strip()}")
+    with tempfile.TemporaryDirectory(prefix="horao-persist-bench-") as workdir:
+        for section in args.sections.split(","):
+            print(f"\n## {section}\n", flush=True)
+            {"put": section_put, "load": section_load}[section](args, workdir)
+    print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
