@@ -226,6 +226,16 @@ void daemon::wire_scheduler(api::router_context& context) {
       store_, clock_,
       domain::scheduler_settings::from_config(config_.planning_window_days, config_.planning_interval_hours));
   api::attach_scheduling(context, *scheduler_);
+  metrics_.describe("horao_reservations", metric_type::gauge,
+                    "Live reservations by status (accepted, conflicted), as every daemon computes them "
+                    "from the replicated state");
+  metrics_.on_scrape([this](metric_registry& m) {
+    auto& s = scheduler_->scheduler();
+    const auto conflicted = s.conflicted_count();
+    m.gauge_set("horao_reservations", {{"status", "accepted"}},
+                static_cast<double>(s.reservation_count() - conflicted));
+    m.gauge_set("horao_reservations", {{"status", "conflicted"}}, static_cast<double>(conflicted));
+  });
 }
 
 void daemon::add_redis_flush_step() {

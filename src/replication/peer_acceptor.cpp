@@ -7,6 +7,7 @@
 
 #include "horao/api/errors.hpp"
 #include "horao/app/logging.hpp"
+#include "horao/net/upgrade_refusal.hpp"
 #include "horao/replication/replicator.hpp"
 #include "horao/replication/ws_link.hpp"
 
@@ -25,47 +26,13 @@ std::string remote_of(Stream& stream) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
-// Writes the 401 and closes; owns the stream meanwhile.
+// 401 (token) or 503 (replication not running), as the API's JSON error.
 template <class Stream>
-struct refusal : std::enable_shared_from_this<refusal<Stream>> {
-  Stream stream;
-  http::response<http::string_body> response;
-
-  refusal(Stream s, unsigned version, int status, const std::string& message) : stream(std::move(s)) {
-    const api::response body =
-        status == 503 ? api::error_response(503, "unavailable", "peer upgrade refused: " + message)
-                      : api::error_response(401, "unauthorized", "peer upgrade refused: " + message);
-    response.version(version);
-    response.result(status == 503 ? http::status::service_unavailable : http::status::unauthorized);
-    response.set(http::field::server, "horaod");
-    response.set(http::field::content_type, body.content_type);
-    response.keep_alive(false);
-    response.body() = body.body;
-    response.prepare_payload();
-  }
-
-  void run() {
-    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
-    http::async_write(stream, response,
-                      [self = this->shared_from_this()](beast::error_code, std::size_t) { self->done(); });
-  }
-
-  void done() {
-    if constexpr (std::is_same_v<Stream, net::tls_stream>) {
-      stream.async_shutdown([self = this->shared_from_this()](beast::error_code) {
-        beast::error_code ignored;
-        beast::get_lowest_layer(self->stream)
-            .socket()
-            .shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
-        beast::get_lowest_layer(self->stream).close();
-      });
-    } else {
-      beast::error_code ignored;
-      stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
-      stream.close();
-    }
-  }
-};
+void refuse(Stream&& stream, unsigned version, int status, const std::string& message) {
+  net::refuse_upgrade(std::move(stream), version,
+                      status == 503 ? api::error_response(503, "unavailable", "peer upgrade refused: " + message)
+                                    : api::error_response(401, "unauthorized", "peer upgrade refused: " + message));
+}
 
 template <class Stream>
 void accept_upgrade(const std::weak_ptr<replicator>& weak, Stream&& stream, net::upgrade_request&& request) {
@@ -74,7 +41,7 @@ void accept_upgrade(const std::weak_ptr<replicator>& weak, Stream&& stream, net:
   const std::string remote = remote_of(stream);
   const unsigned version = request.version();
   if (!r) {
-    std::make_shared<refusal<Stream>>(std::move(stream), version, 503, "replication is not running")->run();
+    refuse(std::move(stream), version, 503, "replication is not running");
     return;
   }
   const auto token_field = request.find(peer_token_header);
@@ -82,7 +49,7 @@ void accept_upgrade(const std::weak_ptr<replicator>& weak, Stream&& stream, net:
       token_field == request.end() ? std::string_view() : std::string_view(token_field->value());
   replicator::admission a = r->admit(token, remote);
   if (!a.ok) {
-    std::make_shared<refusal<Stream>>(std::move(stream), version, a.status, a.message)->run();
+    refuse(std::move(stream), version, a.status, a.message);
     return;
   }
   auto ws = std::make_shared<ws_type>(std::move(stream));

@@ -18,7 +18,7 @@ import threading
 
 import requests
 
-from cluster_harness import link, make_nodes, start_all, sync_now, wait_connected, wait_converged
+from cluster_harness import link, make_nodes, metric, start_all, sync_now, wait_connected, wait_converged
 
 HOUR = datetime.timedelta(hours=1)
 T0 = datetime.datetime(2031, 3, 1, tzinfo=datetime.timezone.utc)
@@ -132,6 +132,10 @@ def test_concurrent_overbooking_is_conflicted_identically_on_both_daemons(horaod
     # (conflicted reservations hold nothing).
     listed = [sorted(r["id"] for r in get(d, "/v1/reservations?status=conflicted")["items"]) for d in (a, b)]
     assert listed[0] == listed[1] and len(listed[0]) == 2
+    # And operators see the count in /metrics, the same on both.
+    for d in (a, b):
+        assert metric(d, "horao_reservations", status="conflicted") == 2
+        assert metric(d, "horao_reservations", status="accepted") == 2
     for d in (a, b):
         assert get(d, f"/v1/tenants/t2/usage?at={at(25)}")["usage"]["cpu"] == 30
         assert get(d, f"/v1/tenants/t1/usage?at={at(7)}")["usage"]["cpu"] == 60
