@@ -181,7 +181,7 @@ void redis_store::do_load() {
   load_.in_progress = true;
   const std::uint64_t generation = ++load_.generation;
   std::vector<redis_connection::command> commands;
-  commands.push_back({"HMGET", meta_key(), "format", "node_id", "seq"});
+  commands.push_back({"HMGET", meta_key(), "format", "node_id", "seq", "purged"});
   commands.push_back({"HGETALL", peers_key()});
   connection_->execute(std::move(commands), [weak = weak_from_this(), generation](redis_result r) {
     if (auto self = weak.lock()) self->on_meta(generation, std::move(r));
@@ -210,12 +210,13 @@ void redis_store::on_meta(std::uint64_t generation, redis_result result) {
     }
     return interrupted(r->str);
   }
-  if (!meta.is_array() || meta.elements.size() != 3 || !(peers.is_array() || peers.is_nil()))
+  if (!meta.is_array() || meta.elements.size() != 4 || !(peers.is_array() || peers.is_nil()))
     return interrupted("unexpected reply shape for meta");
 
   const redis_reply& format = meta.elements[0];
   const redis_reply& node = meta.elements[1];
   const redis_reply& seq = meta.elements[2];
+  const redis_reply& purged = meta.elements[3];
   if (!format.is_nil()) {
     const auto version = format.as_unsigned();
     if (!version) {
@@ -249,6 +250,17 @@ void redis_store::on_meta(std::uint64_t generation, redis_result result) {
       load_.meta_seq = *v;
     else
       skip(meta_key() + " (field seq)", "not a sequence number: '" + printable(seq.str) + "'");
+  }
+  load_.purged = 0;
+  if (!purged.is_nil()) {
+    // Unreadable: assume everything up to the stored sequence may have been
+    // purged (a peer behind gets a full transfer, never a silent gap).
+    if (auto v = purged.as_unsigned(); v && *v <= max_entry_seq)
+      load_.purged = *v;
+    else {
+      skip(meta_key() + " (field purged)", "not a sequence number: '" + printable(purged.str) + "'");
+      load_.purged = load_.meta_seq;
+    }
   }
   if (peers.is_array()) {
     for (std::size_t i = 0; i + 1 < peers.elements.size(); i += 2) {
@@ -390,6 +402,7 @@ void redis_store::skip(std::string_view redis_key, std::string reason) {
 
 void redis_store::do_claim(std::uint64_t generation) {
   store_.restore_sequence(std::max(load_.meta_seq, load_.max_record_seq));
+  store_.restore_oldest_replayable(load_.purged);
   const std::string seq = std::to_string(store_.seq());
   connection_->execute(redis_connection::command{"EVAL", claim_script, "1", meta_key(), options_.node_id,
                                                  std::to_string(format_version), seq},
@@ -634,8 +647,12 @@ void redis_store::do_batch() {
   commands.push_back({"MULTI"});
   if (mset.size() > 1) commands.push_back(std::move(mset));
   if (del.size() > 1) commands.push_back(std::move(del));
+  // The purge horizon goes with the DELs of the purged keys (queued by
+  // purged() before the store moved its horizon): never ahead of them, so
+  // after a restart a peer behind a purge still gets a full transfer.
   commands.push_back({"HSET", meta_key(), "format", std::to_string(format_version), "node_id",
-                      options_.node_id, "seq", std::to_string(high), "persisted", std::to_string(b.covered)});
+                      options_.node_id, "seq", std::to_string(high), "persisted", std::to_string(b.covered),
+                      "purged", std::to_string(store_.oldest_replayable())});
   if (!b.cursors.empty()) {
     redis_connection::command hset{"HSET", peers_key()};
     for (const auto& [peer, seq] : b.cursors) {

@@ -452,6 +452,7 @@ TEST_CASE("tombstone_gc: purged tombstones leave Redis and stay gone after a res
   test::redis_server server;
   test::io_harness h;
   crdt::hash128 digest;
+  std::uint64_t horizon = 0;
   {
     node a(h, server.url(), "dc-a");
     REQUIRE(a.load(h));
@@ -483,9 +484,15 @@ TEST_CASE("tombstone_gc: purged tombstones leave Redis and stay gone after a res
     }
     check_redis_matches(server, a.store);
     digest = a.store.digest();
+    horizon = a.store.oldest_replayable();
+    REQUIRE(horizon > 0);
+    CHECK(server.command({"HGET", "horao:meta", "purged"}).str == std::to_string(horizon));
   }
   node b(h, server.url(), "dc-a");
   REQUIRE(b.load(h));
+  // The horizon survives the restart: a peer behind it still gets a full
+  // transfer rather than a change log with the purged deletions missing.
+  CHECK(b.store.oldest_replayable() == horizon);
   CHECK(b.report->records == 20);
   CHECK(b.store.find("vm/v0") == nullptr);
   CHECK(b.store.find("vm/v1") != nullptr);

@@ -5,9 +5,10 @@
 //
 // Layout under P = REDIS_PREFIX (default "horao:"):
 //   P r:<kind>/<id>  string: CBOR [seq, record state] (entry_codec.hpp, format 2)
-//   P meta           hash: format (1), node_id, seq (highest sequence handed
+//   P meta           hash: format (2), node_id, seq (highest sequence handed
 //                    out when last written), persisted (every change <= it is
-//                    in Redis)
+//                    in Redis), purged (the store's purge horizon: tombstones
+//                    up to it may be gone from the log)
 //   P peers          hash: <peer node id> -> acknowledged sequence (decimal)
 //
 // Invariants:
@@ -184,6 +185,7 @@ class redis_store final : public store::durability, public std::enable_shared_fr
     bool in_progress = false;
     std::chrono::steady_clock::time_point started;
     std::uint64_t meta_seq = 0;
+    std::uint64_t purged = 0;  // the purge horizon stored in meta
     std::uint64_t max_record_seq = 0;
     std::size_t entries = 0;
     std::size_t duplicates = 0;

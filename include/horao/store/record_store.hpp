@@ -99,6 +99,10 @@ class record_store {
   // ---- recovery: no notifications, no new sequence numbers ----
   void restore(std::string_view key, crdt::record state, std::uint64_t seq);
   void restore_sequence(std::uint64_t seq);
+  // The purge horizon persisted before a restart (oldest_replayable() then):
+  // tombstones purged in an earlier life are missing from the log too, so a
+  // peer behind them must still get a full transfer. Never moves it back.
+  void restore_oldest_replayable(std::uint64_t seq) { purged_up_to_ = std::max(purged_up_to_, seq); }
 
   // ---- reads ----
   const stored_record* find(std::string_view key) const;
