@@ -10,12 +10,23 @@
 # nginx serving the GET's exact bytes as a static file. Prints a Markdown table
 # with requests/s and latency percentiles, and the horaod/nginx ratio for the
 # single-resource GET. Measures and prints only; asserts nothing.
+#
+# CASES="get nginx" runs only those cases (default: get list put nginx), for
+# quick repeated comparisons on a loaded machine. ROUNDS=n repeats the cases
+# n times (default 1) and prints the ratios of each round: horaod and nginx
+# measured back to back see about the same load from other processes.
+#
+# The "cpu us/req" column is the server's own CPU time (user + system, from
+# /proc) per request answered: unlike requests/s it hardly depends on what
+# else the machine runs, so it compares horaod with nginx on a busy machine.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 build=${1:-$root/build}
 horaod=$build/horaod
 duration=${DURATION:-10s}
+cases=${CASES:-get list put nginx}
+rounds=${ROUNDS:-1}
 work=$(mktemp -d)
 cleanup() {
   [ -n "${daemon_pid:-}" ] && kill -TERM "$daemon_pid" 2>/dev/null || true
@@ -86,37 +97,59 @@ end
 LUA
 cat >"$work/report.lua" <<'LUA'
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT %.0f %.3f %.3f %.3f\n", summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency:percentile(99.9) / 1000))
+  io.write(string.format("RESULT %.0f %.3f %.3f %.3f %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency:percentile(99.9) / 1000,
+    summary.requests))
 end
 LUA
 # wrk takes one script: append the reporter to the PUT script.
 cat "$work/report.lua" >>"$work/put.lua"
 
-run() {  # name connections url [script]
+cpu_ticks() {  # pid: user + system clock ticks so far
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+ticks_per_s=$(getconf CLK_TCK)
+nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
+
+run() {  # name connections url [script] -> rps p50 p99 p99.9 cpu-us-per-request
   local threads=1
   [ "$2" -gt 1 ] && threads=2
   local script=${4:-$work/report.lua}
-  wrk -t"$threads" -c"$2" -d"$duration" --latency -s "$script" "$3" 2>&1 | awk '/^RESULT/ {print $2, $3, $4, $5}'
+  local server=$daemon_pid
+  [ "$1" = nginx ] && server=$nginx_worker
+  local before after result
+  before=$(cpu_ticks "$server")
+  result=$(wrk -t"$threads" -c"$2" -d"$duration" --latency -s "$script" "$3" 2>&1 | awk '/^RESULT/ {print $2, $3, $4, $5, $6}')
+  after=$(cpu_ticks "$server")
+  read -r r p50 p99 p999 n <<<"$result"
+  echo "$r $p50 $p99 $p999 $(python3 -c "print(f'{($after - $before) / $ticks_per_s * 1e6 / max($n, 1):.1f}')")"
 }
 
-echo "| case | connections | requests/s | p50 ms | p99 ms | p99.9 ms |"
-echo "|---|---|---|---|---|---|"
-declare -A rps
-for c in 1 32; do
-  for case in get list put nginx; do
-    case $case in
-      get)   out=$(run get $c "$base/v1/servers/s-00042") ;;
-      list)  out=$(run list $c "$base/v1/servers?limit=100") ;;
-      put)   out=$(run put $c "$base" "$work/put.lua") ;;
-      nginx) out=$(run nginx $c "http://127.0.0.1:$nginx_port/v1/servers/s-00042") ;;
-    esac
-    read -r r p50 p99 p999 <<<"$out"
-    rps[$case.$c]=$r
-    echo "| $case | $c | $r | $p50 | $p99 | $p999 |"
+declare -A rps cpu
+for round in $(seq 1 "$rounds"); do
+  [ "$rounds" -gt 1 ] && echo && echo "round $round (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "| case | connections | requests/s | p50 ms | p99 ms | p99.9 ms | cpu us/req |"
+  echo "|---|---|---|---|---|---|---|"
+  rps=()
+  cpu=()
+  for c in 1 32; do
+    for case in $cases; do
+      case $case in
+        get)   out=$(run get $c "$base/v1/servers/s-00042") ;;
+        list)  out=$(run list $c "$base/v1/servers?limit=100") ;;
+        put)   out=$(run put $c "$base" "$work/put.lua") ;;
+        nginx) out=$(run nginx $c "http://127.0.0.1:$nginx_port/v1/servers/s-00042") ;;
+      esac
+      read -r r p50 p99 p999 us <<<"$out"
+      rps[$case.$c]=$r
+      cpu[$case.$c]=$us
+      echo "| $case | $c | $r | $p50 | $p99 | $p999 | $us |"
+    done
   done
-done
-for c in 1 32; do
-  python3 -c "print(f'GET ratio horaod/nginx at $c connections: {${rps[get.$c]}/${rps[nginx.$c]}:.2f}')"
+  for c in 1 32; do
+    [ -n "${rps[get.$c]:-}" ] && [ -n "${rps[nginx.$c]:-}" ] || continue
+    python3 -c "print(f'GET ratio horaod/nginx at $c connections: {${rps[get.$c]}/${rps[nginx.$c]}:.2f}' +
+                      f' (CPU per request nginx/horaod: {${cpu[nginx.$c]}/max(${cpu[get.$c]}, 0.1):.2f})')"
+  done
 done
 echo "resource bytes: $(wc -c <"$work/resource.json")"

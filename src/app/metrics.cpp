@@ -75,9 +75,9 @@ metric_registry::family& metric_registry::family_of(std::string_view name, metri
   return it->second;
 }
 
-std::string metric_registry::label_text(const labels& l) {
-  if (l.empty()) return {};
-  std::string out = "{";
+void metric_registry::append_label_text(std::string& out, const labels& l) {
+  if (l.empty()) return;
+  out += '{';
   for (std::size_t i = 0; i < l.size(); ++i) {
     if (i) out += ',';
     out += l[i].first;
@@ -86,15 +86,26 @@ std::string metric_registry::label_text(const labels& l) {
     out += '"';
   }
   out += '}';
+}
+
+std::string metric_registry::label_text(const labels& l) {
+  std::string out;
+  append_label_text(out, l);
   return out;
 }
 
+metric_registry::series& metric_registry::series_of(family& f, const labels& l) {
+  // Every request counts twice: the key is rendered into a reused buffer and
+  // copied only when the series is new.
+  key_scratch_.clear();
+  append_label_text(key_scratch_, l);
+  auto it = f.by_labels.find(std::string_view(key_scratch_));
+  if (it == f.by_labels.end()) it = f.by_labels.emplace(key_scratch_, series{}).first;
+  return it->second;
+}
+
 void metric_registry::counter_add(std::string_view name, const labels& l, double by) {
-  auto& f = family_of(name, metric_type::counter);
-  const std::string key = label_text(l);
-  auto it = f.by_labels.find(key);
-  if (it == f.by_labels.end()) it = f.by_labels.emplace(key, series{}).first;
-  it->second.value += by;
+  series_of(family_of(name, metric_type::counter), l).value += by;
 }
 
 void metric_registry::gauge_set(std::string_view name, const labels& l, double value) {
@@ -104,7 +115,7 @@ void metric_registry::gauge_set(std::string_view name, const labels& l, double v
 
 void metric_registry::histogram_observe(std::string_view name, const labels& l, double value) {
   auto& f = family_of(name, metric_type::histogram);
-  auto& s = f.by_labels[label_text(l)];
+  auto& s = series_of(f, l);
   if (s.buckets.empty()) s.buckets.assign(f.bounds.size(), 0);
   for (std::size_t i = 0; i < f.bounds.size(); ++i) {
     if (value <= f.bounds[i]) {

@@ -37,12 +37,16 @@ void capacity_index::on_change(std::string_view key, const crdt::record& state) 
 void capacity_index::rebuild() {
   hardware_.clear();
   calendar_.clear();
-  for (std::string_view kind :
-       {"datacenter", "cabinet", "chassis", "blade", "server", "node", "disk", "network", "maintenance"}) {
-    std::string key;
-    store_.for_each_alive(kind, {}, [&](std::string_view id, const store::stored_record& entry) {
-      key.assign(kind).append("/").append(id);
-      on_change(key, entry.state);
+  static constexpr std::string_view kinds[] = {"datacenter", "cabinet", "chassis", "blade",      "server",
+                                               "node",       "disk",    "network", "maintenance"};
+  std::size_t hardware = 0;
+  for (std::string_view kind : kinds)
+    if (is_hardware_kind(kind)) hardware += store_.count_alive(kind);
+  hardware_.reserve(hardware);
+  for (std::string_view kind : kinds) {
+    // The store's own key text: the hardware tree keeps views of it.
+    store_.for_each_alive(kind, {}, [&](std::string_view, const store::stored_record& entry) {
+      on_change(store::record_store::key_of(entry), entry.state);
       return true;
     });
   }

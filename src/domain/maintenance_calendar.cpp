@@ -62,7 +62,7 @@ pools union_inside(const topology& hw, const std::vector<const std::string*>& ta
     bool covered = false;
     for (const topology::node* p = n->parent; p != nullptr && !covered; p = p->parent)
       covered = named.contains(p->key);
-    if (!covered) sum += n->inside;
+    if (!covered) sum += n->inside();
   }
   return sum;
 }

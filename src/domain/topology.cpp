@@ -1,46 +1,70 @@
 #include "horao/domain/topology.hpp"
 
+#include <algorithm>
+
 #include "horao/store/record_store.hpp"
 
 namespace horao::domain {
 
+namespace {
+
+std::unique_ptr<char[]> copy_of(std::string_view text) {
+  auto copy = std::make_unique_for_overwrite<char[]>(text.size() == 0 ? 1 : text.size());
+  std::copy(text.begin(), text.end(), copy.get());
+  return copy;
+}
+
+}  // namespace
+
 topology::node& topology::obtain(std::string_view key) {
   auto it = nodes_.find(key);
   if (it == nodes_.end()) {
-    auto n = std::make_unique<node>();
-    n->key = std::string(key);
-    it = nodes_.emplace(n->key, std::move(n)).first;
+    auto owned = copy_of(key);
+    const std::string_view view(owned.get(), key.size());
+    it = nodes_.try_emplace(view).first;
+    it->second.key = view;
+    it->second.owned_key = std::move(owned);
   }
-  return *it->second;
+  return it->second;
 }
 
-// Adds `delta` to inside() of `from` and every ancestor.
-void topology::add_inside(node* from, const pools& delta) {
-  for (node* p = from; p != nullptr; p = p->parent) p->inside += delta;
+void topology::own_key(node& n) {
+  if (n.owned_key) return;
+  auto it = nodes_.find(n.key);
+  auto handle = nodes_.extract(it);  // re-keyed in place: the node does not move
+  n.owned_key = copy_of(n.key);
+  n.key = std::string_view(n.owned_key.get(), n.key.size());
+  handle.key() = n.key;
+  nodes_.insert(std::move(handle));
+}
+
+void topology::add_below(node* from, const pools& delta) {
+  for (node* p = from; p != nullptr; p = p->parent) {
+    if (!p->below) p->below = std::make_unique<pools>();
+    *p->below += delta;
+  }
 }
 
 void topology::detach(node& n) {
   node* old = n.parent;
   if (old == nullptr) return;
-  add_inside(old, pools{} - n.inside);
+  add_below(old, pools{} - n.inside());
   // Swap-remove: O(1), the moved child learns its new slot.
   node* last = old->children.back();
   old->children[n.slot] = last;
   last->slot = n.slot;
   old->children.pop_back();
   n.parent = nullptr;
-  n.parent_key.clear();
   drop_if_unused(old);
 }
 
-void topology::attach(node& n, std::string parent_key) {
+void topology::attach(node& n, std::string_view parent_key) {
   if (parent_key.empty() || parent_key == n.key) return;
   node& p = obtain(parent_key);
   n.parent = &p;
-  n.parent_key = std::move(parent_key);
   n.slot = p.children.size();
   p.children.push_back(&n);
-  add_inside(&p, n.inside);
+  add_below(&p, n.inside());
 }
 
 void topology::unlink_networks(node& n) {
@@ -66,7 +90,7 @@ bool topology::machine_hsn(const node& n) const {
   return false;
 }
 
-void topology::refresh(node& n) {
+void topology::refresh(node& n, const pools& before) {
   const std::string_view kind = store::split_key(n.key).first;
   const node* dc = nullptr;
   if (n.alive && n.up) {
@@ -82,34 +106,32 @@ void topology::refresh(node& n) {
     else if (kind == "disk")
       hsn = n.parent != nullptr && n.parent->hsn;
   }
-  pools counted;
-  if (dc != nullptr) {
-    counted.total = n.own;
-    if (hsn) counted.hsn = n.own;
-  }
-  if (counted != n.counted) {
-    const pools delta = counted - n.counted;
-    n.counted = counted;
+  const bool moved = dc != n.datacenter || hsn != n.hsn;
+  n.datacenter = dc;
+  n.hsn = hsn;
+  const pools counted = n.counted();
+  if (counted != before) {
+    const pools delta = counted - before;
     total_ += delta;
-    add_inside(&n, delta);
+    add_below(n.parent, delta);
   }
-  if (dc != n.datacenter || hsn != n.hsn) {
-    n.datacenter = dc;
-    n.hsn = hsn;
-    for (node* child : n.children) refresh(*child);
-  }
+  if (moved)
+    for (node* child : n.children) refresh(*child, child->counted());
 }
 
 void topology::put(std::string_view key, hardware_facts facts) {
-  node& n = obtain(key);
+  const auto [found, created] = nodes_.try_emplace(key);
+  node& n = found->second;
+  if (created) n.key = key;  // a new live record: a view of the caller's stable key
   // Fields that do not matter here (a serial number) leave the version alone.
-  if (n.alive && n.up == facts.up && n.own == facts.own && n.parent_key == facts.parent &&
+  if (n.alive && n.up == facts.up && n.own == facts.own && n.parent_key() == facts.parent &&
       n.networks == facts.networks)
     return;
   ++version_;
-  if (n.parent_key != facts.parent) {
+  const pools before = n.counted();
+  if (n.parent_key() != facts.parent) {
     detach(n);
-    attach(n, std::move(facts.parent));
+    attach(n, facts.parent);
   }
   if (n.networks != facts.networks) {
     unlink_networks(n);
@@ -118,27 +140,30 @@ void topology::put(std::string_view key, hardware_facts facts) {
   n.alive = true;
   n.up = facts.up;
   n.own = facts.own;
-  refresh(n);
+  refresh(n, before);
 }
 
 void topology::remove(std::string_view key) {
   auto it = nodes_.find(key);
-  if (it == nodes_.end() || !it->second->alive) return;
+  if (it == nodes_.end() || !it->second.alive) return;
   ++version_;
-  node& n = *it->second;
+  node& n = it->second;
+  const pools before = n.counted();
   n.alive = false;
   n.own = {};
-  refresh(n);  // counted -> 0, children unplaced
+  refresh(n, before);  // counted -> 0, children unplaced
   // A dead record names no parent and no network any more; it stays only as
-  // the placeholder of its children, if it has any.
+  // the placeholder of its children, if it has any, and then owns its key:
+  // the store's text goes when the record is purged.
   unlink_networks(n);
   detach(n);
+  if (!n.children.empty()) own_key(n);
   drop_if_unused(&n);
 }
 
 void topology::drop_if_unused(node* n) {
   if (n->alive || !n->children.empty() || n->parent != nullptr) return;
-  nodes_.erase(n->key);
+  nodes_.erase(nodes_.find(n->key));
 }
 
 void topology::put_network(std::string_view id, bool hsn_data) {
@@ -148,7 +173,7 @@ void topology::put_network(std::string_view id, bool hsn_data) {
   net.hsn_data = hsn_data;
   if (was == hsn_data) return;
   ++version_;
-  for (node* m : net.machines) refresh(*m);
+  for (node* m : net.machines) refresh(*m, m->counted());
 }
 
 void topology::remove_network(std::string_view id) {
@@ -159,7 +184,7 @@ void topology::remove_network(std::string_view id) {
   it->second.hsn_data = false;
   if (was) {
     ++version_;
-    for (node* m : it->second.machines) refresh(*m);
+    for (node* m : it->second.machines) refresh(*m, m->counted());
   }
   drop_network_if_unused(id);
 }
@@ -180,12 +205,12 @@ pools topology::datacenter(std::string_view id) const {
   std::string key = "datacenter/";
   key += id;
   const node* n = find(key);
-  return n != nullptr && n->alive ? n->inside : pools{};
+  return n != nullptr && n->alive ? n->inside() : pools{};
 }
 
 const topology::node* topology::find(std::string_view key) const {
   auto it = nodes_.find(key);
-  return it == nodes_.end() ? nullptr : it->second.get();
+  return it == nodes_.end() ? nullptr : &it->second;
 }
 
 }  // namespace horao::domain

@@ -1,16 +1,24 @@
 // The HTTP session, plain and TLS, after Beast's advanced_server_flex: one
 // class template over the stream type; the few steps that differ (handshake,
-// closing) are `if constexpr` branches.
+// closing, the immediate write) are `if constexpr` branches.
+//
+// The request path is kept to one trip through the event loop per request:
+// Beast's parser is fed from the session's buffer directly (http::async_read
+// posts its completion even when the bytes are already buffered), the answer
+// is written as one pre-serialised buffer, and on a plain socket it is sent at
+// once, falling back to an asynchronous write only for what the socket does
+// not take.
 #include "horao/net/http_session.hpp"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <memory>
 #include <optional>
@@ -23,6 +31,7 @@
 #include "horao/app/logging.hpp"
 #include "horao/app/metrics.hpp"
 #include "horao/net/connections.hpp"
+#include "horao/net/response_text.hpp"
 #include "horao/net/upgrade_registry.hpp"
 
 namespace horao::net {
@@ -42,6 +51,9 @@ inline constexpr bool is_tls_v = std::is_same_v<Stream, tls_stream>;
 // The first read of a request, and each read while lingering at close.
 constexpr std::size_t small_read = 4096;
 
+// The answer buffer is kept between answers up to this capacity.
+constexpr std::size_t keep_write_buffer = 64 * 1024;
+
 std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
@@ -57,19 +69,6 @@ bool is_loopback(const asio::ip::address& a) {
   const auto v6 = a.to_v6();
   if (v6.is_loopback()) return true;
   return v6.is_v4_mapped() && asio::ip::make_address_v4(asio::ip::v4_mapped, v6).is_loopback();
-}
-
-bool valid_header_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (unsigned char c : name)
-    if (c <= 0x20 || c >= 0x7f ||
-        std::string_view("()<>@,;:\\\"/[]?={}").find(static_cast<char>(c)) != std::string_view::npos)
-      return false;
-  return true;
-}
-
-bool valid_header_value(std::string_view value) {
-  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
 template <class Stream>
@@ -89,6 +88,12 @@ class http_session final : public connection, public std::enable_shared_from_thi
     if (ec) return;  // the client is already gone
     remote_ = remote.address().to_string();
     from_loopback_ = is_loopback(remote.address());
+    if constexpr (!is_tls_v<Stream>) {
+      // Synchronous writes must return would_block instead of waiting: see
+      // write_answer(). Asynchronous operations are unaffected.
+      lowest().socket().non_blocking(true, ec);
+      if (ec) return;
+    }
     if (!ctx_.connections.add(this->weak_from_this())) return;  // shutting down: closes with us
     asio::dispatch(executor_, beast::bind_front_handler(&http_session::on_run, this->shared_from_this()));
   }
@@ -150,31 +155,71 @@ class http_session final : public connection, public std::enable_shared_from_thi
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(ctx_.limits.header_bytes));
     parser_->body_limit(ctx_.limits.body_bytes);
+    parser_->eager(true);
+    expect_checked_ = false;
     lowest().expires_after(ctx_.limits.request_timeout);
-    http::async_read_header(stream_, buffer_, *parser_, bind(&http_session::on_read_header));
+    parse_buffered();
   }
 
-  void on_read_header(error_code ec, std::size_t) {
-    if (ec) return on_read_error(ec);
-    const auto& req = parser_->get();
-    if (req.version() >= 11 && !parser_->is_done() &&
-        beast::iequals(req[http::field::expect], "100-continue")) {
-      // The client waits for this before it sends the body (curl does for
-      // bodies over 1 KiB). Too large a body was refused above already.
-      static constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\n";
-      asio::async_write(stream_, asio::buffer(interim.data(), interim.size()),
-                        bind(&http_session::on_continue_sent));
-      return;
+  // Feeds the parser what is buffered; reads more only when it needs more.
+  // The steps and errors are those of Beast's http::async_read.
+  void parse_buffered() {
+    for (;;) {
+      error_code ec = http::error::need_more;
+      if (buffer_.size() > 0) {
+        const std::size_t used = parser_->put(buffer_.data(), ec);
+        buffer_.consume(used);
+        // An eager parser stops early only when done or short of bytes; never
+        // spin on a buffer it did not take from.
+        if (!ec && used == 0 && !parser_->is_done()) ec = http::error::need_more;
+      }
+      if (ec && ec != http::error::need_more) return on_read_error(ec);
+      if (!expect_checked_ && parser_->is_header_done()) {
+        expect_checked_ = true;
+        if (continue_expected()) return send_continue();
+      }
+      if (parser_->is_done()) return on_read({}, 0);
+      if (ec == http::error::need_more) return read_more();
     }
-    do_read_body();
+  }
+
+  void read_more() {
+    const std::size_t size = beast::read_size(buffer_, 65536);
+    if (size == 0) return on_read_error(http::error::buffer_overflow);
+    stream_.async_read_some(buffer_.prepare(size), bind(&http_session::on_more_bytes));
+  }
+
+  void on_more_bytes(error_code ec, std::size_t n) {
+    buffer_.commit(n);
+    if (ec == asio::error::eof) {
+      if (!parser_->got_some()) return on_read_error(http::error::end_of_stream);
+      error_code eof_ec;
+      parser_->put_eof(eof_ec);  // a request ends at its length, so this is partial_message
+      if (eof_ec) return on_read_error(eof_ec);
+      return on_read({}, 0);
+    }
+    if (ec) return on_read_error(ec);
+    parse_buffered();
+  }
+
+  bool continue_expected() const {
+    const auto& req = parser_->get();
+    return req.version() >= 11 && !parser_->is_done() &&
+           beast::iequals(req[http::field::expect], "100-continue");
+  }
+
+  // The client waits for this before it sends the body (curl does for bodies
+  // over 1 KiB). Too large a body was refused by the parser already.
+  void send_continue() {
+    static constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(interim.data(), interim.size()),
+                      bind(&http_session::on_continue_sent));
   }
 
   void on_continue_sent(error_code ec, std::size_t) {
     if (ec) return;
-    do_read_body();
+    parse_buffered();
   }
-
-  void do_read_body() { http::async_read(stream_, buffer_, *parser_, bind(&http_session::on_read)); }
 
   void on_read(error_code ec, std::size_t) {
     if (ec) return on_read_error(ec);
@@ -223,10 +268,10 @@ class http_session final : public connection, public std::enable_shared_from_thi
     phase_ = phase::handling;
     const std::uint64_t id = exchange_;
     try {
+      // Every answer comes on the io_context's one thread (the daemon runs
+      // no other), now or after a Redis round trip: no executor hop needed.
       ctx_.router.handle(r, [self = this->shared_from_this(), id](api::response res) {
-        // Whoever answers, the session continues on its own executor.
-        asio::dispatch(self->executor_,
-                       [self, id, res = std::move(res)]() mutable { self->on_response(id, std::move(res)); });
+        self->on_response(id, std::move(res));
       });
     } catch (const std::exception& e) {
       log_error("request handler threw", {{"method", method_}, {"path", path_}, {"error", e.what()}});
@@ -297,31 +342,32 @@ class http_session final : public connection, public std::enable_shared_from_thi
       r = api::error_response(500, "internal", "internal error");
     }
     status_ = r.status;
-    response_ = {};
-    response_.version(version_ == 10 ? 10 : 11);
-    response_.result(static_cast<unsigned>(r.status));
-    response_.set(http::field::server, "horaod");
-    for (const auto& [name, value] : r.headers) {
-      if (!valid_header_name(name) || !valid_header_value(value)) {
+    for (const auto& [name, value] : r.headers)
+      if (!writable_header(name, value))
         log_error("handler produced an invalid header; it is left out", {{"path", path_}, {"header", name}});
-        continue;
-      }
-      response_.insert(name, value);
-    }
-    // 204 and 304 carry neither a body nor a Content-Length (RFC 9110).
-    if (r.status != 204 && r.status != 304) {
-      if (!r.content_type.empty()) response_.set(http::field::content_type, r.content_type);
-      const std::size_t n = r.body.size();
-      if (!head_) response_.body() = std::move(r.body);
-      response_.content_length(n);  // for HEAD: the length the body would have
-    }
     close_after_write_ = close_after_write_ || stopping_ || !keep_alive_;
-    response_.keep_alive(!close_after_write_);
-    lowest().expires_after(ctx_.limits.write_timeout);
-    http::async_write(stream_, response_, bind(&http_session::on_write));
+    out_.clear();
+    append_response(out_, r, {version_ == 10 ? 10u : 11u, !close_after_write_, head_});
+    write_answer();
   }
 
-  void on_write(error_code ec, std::size_t) {
+  void write_answer() {
+    std::size_t sent = 0;
+    if constexpr (!is_tls_v<Stream>) {
+      // Most answers fit the socket's send buffer: sending now saves the
+      // completion's trip through the event loop (the socket is non-blocking).
+      error_code ec;
+      sent = lowest().socket().write_some(asio::buffer(out_), ec);
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return on_write(ec, 0, true);
+      if (sent == out_.size()) return on_write({}, sent, true);
+    }
+    lowest().expires_after(ctx_.limits.write_timeout);
+    asio::async_write(
+        stream_, asio::buffer(out_.data() + sent, out_.size() - sent),
+        [self = this->shared_from_this()](error_code ec, std::size_t n) { self->on_write(ec, n, false); });
+  }
+
+  void on_write(error_code ec, std::size_t, bool immediate) {
     if (app::log_enabled(app::log_level::debug)) {
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
@@ -338,8 +384,13 @@ class http_session final : public connection, public std::enable_shared_from_thi
             {{"method", method_}, {"path", path_}, {"status", status_}, {"ms", ms}, {"remote", remote_}});
     }
     if (ec) return;  // the client went away: nothing left to do
-    response_ = {};
+    if (out_.capacity() > keep_write_buffer) out_ = std::string();  // a large listing: do not keep its memory
     if (close_after_write_ || stopping_) return do_close();
+    // A pipelined request answered right away would recurse once per request
+    // in the buffer: continue from the event loop instead.
+    if (immediate && buffer_.size() > 0)
+      return asio::post(executor_,
+                        beast::bind_front_handler(&http_session::do_read, this->shared_from_this()));
     do_read();
   }
 
@@ -384,7 +435,9 @@ class http_session final : public connection, public std::enable_shared_from_thi
   asio::any_io_executor executor_;  // kept: stream_ is moved away on upgrade
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> response_;
+  std::string out_;  // the answer being written; reused between answers
+
+  bool expect_checked_ = false;  // the request's Expect header was looked at
 
   phase phase_ = phase::starting;
   bool stopping_ = false;

@@ -1,9 +1,11 @@
 #include "horao/store/record_store.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <new>
 #include <stdexcept>
+#include <type_traits>
 
 #include "id_index.hpp"
 
@@ -325,6 +327,13 @@ void record_store::restore_sequence(std::uint64_t seq) {
 const stored_record* record_store::find(std::string_view key) const {
   const node* n = records_.find(key, hash_key(key));
   return n == nullptr ? nullptr : &n->entry;
+}
+
+std::string_view record_store::key_of(const stored_record& entry) {
+  // `entry` is the first member of its node, and the key follows the node.
+  static_assert(std::is_standard_layout_v<node>, "key_of needs offsetof(node, entry)");
+  const char* at = reinterpret_cast<const char*>(&entry) - offsetof(node, entry);
+  return reinterpret_cast<const node*>(at)->key();
 }
 
 const stored_record* record_store::find_alive(std::string_view key) const {

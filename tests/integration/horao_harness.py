@@ -188,6 +188,12 @@ class RedisServer(_Process):
             return self.command("PING") == "PONG"
         except OSError:
             return False
+        except RuntimeError as e:
+            # A restarted server answers -LOADING while it replays its AOF:
+            # up, not ready yet; any other error is real.
+            if "LOADING" in str(e):
+                return False
+            raise
 
     def command(self, *args, timeout=5.0):
         """Runs one command over RESP; returns str, int, None, or a list of those."""

@@ -53,10 +53,13 @@ class metric_registry {
     std::map<std::string, series, std::less<>> by_labels;
   };
   family& family_of(std::string_view name, metric_type type);
+  series& series_of(family& f, const labels& l);
+  static void append_label_text(std::string& out, const labels& l);
   static std::string label_text(const labels& l);
 
   std::map<std::string, family, std::less<>> families_;
   std::vector<std::function<void(metric_registry&)>> hooks_;
+  std::string key_scratch_;  // label text of the series being looked up
 };
 
 }  // namespace horao::app

@@ -111,22 +111,42 @@ class relation_index {
   std::vector<orphan> orphans(std::string_view after = {}, std::size_t limit = unlimited) const;
 
  private:
-  using key_set = std::set<std::string, std::less<>>;
+  // Keys of live records are the store's own text (record_store::key_of),
+  // valid until the record is purged, and a record leaves this index when it
+  // dies, before any purge: the index copies no child key. Parent keys may
+  // name nothing in the store, so children_ owns them, once per parent.
+  using key_set = std::set<std::string_view>;
+  using children_map = std::map<std::string, key_set, std::less<>>;
+  // A parent reference as held: `parent` is the key of the parent's entry in
+  // children_ (a std::map key never moves, and the entry lives as long as it
+  // has a child), or null when the reference cannot name anything.
+  struct held_link {
+    const relation* rel;
+    const std::string* parent;
+  };
+  // A parent reference as read from a record.
+  struct read_link {
+    const relation* rel = nullptr;
+    std::string key;  // empty: names nothing
+  };
 
   void on_change(const store::change& c);
-  std::vector<parent_link> read_links(std::string_view key, const crdt::record& state) const;
-  void link(const std::string& child, const std::vector<parent_link>& links);
-  void unlink(std::string_view child, const std::vector<parent_link>& links);
-  bool missing(const parent_link& link) const;
+  // Fills out[0, n) and answers n; `out` only grows, so its strings are reused.
+  std::size_t read_links(std::string_view key, const crdt::record& state, std::vector<read_link>& out) const;
+  std::vector<held_link> link(std::string_view child, std::span<const read_link> links);
+  void unlink(std::string_view child, const std::vector<held_link>& links);
+  static bool same(const std::vector<held_link>& held, std::span<const read_link> read);
+  bool missing(const held_link& link) const;
   void refresh_orphan(std::string_view key);
 
   store::record_store& store_;
   store::record_store::subscription subscription_ = 0;
   // Live child -> its parent references as last seen: what a change must
-  // unlink when a record is re-parented or dies.
-  std::unordered_map<std::string, std::vector<parent_link>, store::string_hash, std::equal_to<>> links_;
-  std::map<std::string, key_set, std::less<>> children_;  // parent key -> live children
+  // unlink when a record is re-parented or dies. Keyed by the store's text.
+  std::unordered_map<std::string_view, std::vector<held_link>, store::string_hash> links_;
+  children_map children_;  // parent key -> live children
   key_set orphans_;
+  std::vector<read_link> scratch_;  // read_links' output, reused
 };
 
 }  // namespace horao::domain

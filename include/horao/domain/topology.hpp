@@ -42,9 +42,13 @@ namespace horao::domain {
 class topology {
  public:
   struct node {
-    std::string key;
-    node* parent = nullptr;  // the node named by parent_key (maybe a placeholder)
-    std::string parent_key;
+    // The node's key. A live record's key is the store's own text (put()'s
+    // contract), so the tree copies no key of a live record; a placeholder
+    // (a parent named before it exists, or a dead record that still has
+    // children) owns a copy in owned_key, and `key` views that.
+    std::string_view key;
+    std::unique_ptr<char[]> owned_key;
+    node* parent = nullptr;       // the node named by the record's parent key (maybe a placeholder)
     std::vector<node*> children;  // unordered; child->slot is its index here
     std::size_t slot = 0;         // index in parent->children
     std::vector<std::string> networks;
@@ -53,15 +57,34 @@ class topology {
     bool up = true;
     const node* datacenter = nullptr;  // placement; null when not placed
     bool hsn = false;
-    pools counted;
-    pools inside;
+    // Sum of inside() over the children; allocated with the first child, so
+    // a leaf (most machines) pays a pointer, not two pools.
+    std::unique_ptr<pools> below;
+
+    // inside(n) of the invariants.
+    pools inside() const { return below ? counted() + *below : counted(); }
+
+    // counted(n) of the invariants, derived: own when placed, hsn too when hsn.
+    pools counted() const {
+      pools c;
+      if (datacenter != nullptr) {
+        c.total = own;
+        if (hsn) c.hsn = own;
+      }
+      return c;
+    }
+    // The key of the node named by the record's parent reference; empty: none.
+    std::string_view parent_key() const { return parent == nullptr ? std::string_view{} : parent->key; }
   };
 
   topology() = default;
   topology(const topology&) = delete;
   topology& operator=(const topology&) = delete;
 
-  // A live hardware record `key` ("server/s1") now has these facts.
+  // A live hardware record `key` ("server/s1") now has these facts. The
+  // tree keeps a view of `key`, not a copy: its characters must stay valid
+  // and unchanged until remove(key) (the store's key text, which lives until
+  // the record is purged, and a record is removed here when it dies).
   void put(std::string_view key, hardware_facts facts);
   // The record died or was purged.
   void remove(std::string_view key);
@@ -69,6 +92,8 @@ class topology {
   void put_network(std::string_view id, bool hsn_data);
   void remove_network(std::string_view id);
   void clear();
+  // Room for `n` nodes (a rebuild knows how many records it will put).
+  void reserve(std::size_t n) { nodes_.reserve(n); }
 
   const pools& total() const { return total_; }
   // The capacity placed in datacenter `id` (zero when it is not alive).
@@ -86,17 +111,23 @@ class topology {
     bool hsn_data = false;
     std::unordered_set<node*> machines;  // machines listing this network id
   };
-  using node_map =
-      std::unordered_map<std::string, std::unique_ptr<node>, store::string_hash, std::equal_to<>>;
+  // Keyed by a view of the node's own key. unordered_map nodes never move,
+  // so node* stay valid until erased.
+  using node_map = std::unordered_map<std::string_view, node, store::string_hash>;
   using network_map = std::unordered_map<std::string, network_entry, store::string_hash, std::equal_to<>>;
 
+  // The node of `key`; a new one is a placeholder that owns a copy of the key.
   node& obtain(std::string_view key);
-  void attach(node& n, std::string parent_key);
+  // Makes `n` own its key text (it is becoming a placeholder).
+  void own_key(node& n);
+  void attach(node& n, std::string_view parent_key);
   void detach(node& n);
   void link_networks(node& n, std::vector<std::string> networks);
   void unlink_networks(node& n);
-  void refresh(node& n);
-  void add_inside(node* from, const pools& delta);
+  // `before`: counted() before the change that called for the refresh.
+  void refresh(node& n, const pools& before);
+  // Adds `delta` to the children's sum of `from` and of every ancestor.
+  void add_below(node* from, const pools& delta);
   void drop_if_unused(node* n);
   void drop_network_if_unused(std::string_view id);
   bool machine_hsn(const node& n) const;

@@ -12,9 +12,12 @@
 //  * every answer carries Server and Content-Length; refusals are the JSON
 //    errors of api::errors (413 body_too_large, 431 header_too_large, 400
 //    bad_request for a malformed request), after which the connection closes;
-//  * the router's responder keeps the session alive and may be called later
-//    from the io_context's thread; if the connection died meanwhile the
-//    answer is dropped quietly;
+//  * the router's responder keeps the session alive and may be called later,
+//    always from the io_context's one thread (it continues the session
+//    directly, without a hop through the executor); if the connection died
+//    meanwhile the answer is dropped quietly;
+//  * an answer is written as one pre-serialised buffer (net/response_text),
+//    on a plain socket sent at once and only the rest asynchronously;
 //  * no exception escapes a completion handler;
 //  * the session registers in `connections` and, on stop(), finishes the
 //    exchange in progress (answering with Connection: close) or closes at

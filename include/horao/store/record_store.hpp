@@ -19,7 +19,11 @@
 //  * merging the bottom state (record{}) into a key the store does not hold
 //    changes nothing: the bottom is what "no record" means, so creating an
 //    entry for it would make equal states have different digests.
-//  * pointers to stored_record stay valid until that record is purged.
+//  * pointers to stored_record stay valid until that record is purged, and
+//    so does the text of its key: key_of(entry), the `key` of a change and
+//    the `id` of a listing view the same characters, at the same address,
+//    for as long as the record is held (a purge drops only dead records).
+//    Indexes of live records hold these views instead of copies.
 //  * purging is bounded work: purge_tombstones_step looks at a bounded slice
 //    of the change log, so a pass over a big store is split into steps.
 //  * the per-kind order is kept lazily: records that came alive are sorted in
@@ -107,6 +111,10 @@ class record_store {
   // ---- reads ----
   const stored_record* find(std::string_view key) const;
   const stored_record* find_alive(std::string_view key) const;
+  // The key under which `entry` is stored; `entry` must be a record of a
+  // record_store (from find, a listing or a change). The view is the store's
+  // own text: valid, at the same address, until the record is purged.
+  static std::string_view key_of(const stored_record& entry);
   // Visits live records of `kind` with id > `after`, in id order, until
   // `visit(id, entry)` returns false. The first listing after many records
   // of the kind came alive sorts them in (see the invariants above).

@@ -1,7 +1,10 @@
 // Hybrid logical clock: the order of stamps, the clock over an injected time
 // source, and the text forms (DESIGN §2 "Clock").
 
+#include <chrono>
+#include <cstdio>
 #include <limits>
+#include <string>
 
 #include <rapidcheck/catch.h>
 
@@ -188,6 +191,61 @@ TEST_CASE("hlc text form round-trips") {
     const hlc t{*test::uniform<std::int64_t>(0, crdt::max_wall_us + 1), *rc::gen::arbitrary<std::uint32_t>(),
                 node(*rc::gen::elementOf(test::node_pool()))};
     RC_ASSERT(crdt::parse_hlc(crdt::to_string(t)) == t);
+  });
+}
+
+namespace {
+
+// format_time_us and the counter part of to_string as they were written with
+// snprintf, before the hand-rolled digits: the reference for their output.
+std::string format_time_us_printf(std::int64_t unix_us) {
+  using namespace std::chrono;
+  constexpr std::int64_t us_per_day = 86'400 * second;
+  std::int64_t days = unix_us / us_per_day;
+  std::int64_t rest = unix_us % us_per_day;
+  if (rest < 0) {
+    rest += us_per_day;
+    --days;
+  }
+  const year_month_day ymd{sys_days{std::chrono::days{days}}};
+  const std::int64_t secs = rest / second;
+  const std::int64_t micros = rest % second;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60),
+                static_cast<int>(micros));
+  return buf;
+}
+
+std::string counter_printf(std::uint32_t counter) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "/%04u@", counter);
+  return buf;
+}
+
+}  // namespace
+
+TEST_CASE("format_time_us and to_string write what the snprintf versions wrote") {
+  for (std::int64_t t :
+       {std::int64_t{0}, std::int64_t{-1}, std::int64_t{951'782'400'000'000}, crdt::max_wall_us,
+        std::int64_t{-62'135'596'800'000'000}, std::int64_t{-62'135'596'800'000'001}}) {
+    INFO(t);
+    CHECK(crdt::format_time_us(t) == format_time_us_printf(t));
+  }
+  rc::prop("the same text for every wall from year 0 to 9999", [] {
+    const std::int64_t t = *test::uniform<std::int64_t>(-62'167'219'200'000'000, crdt::max_wall_us + 1);
+    RC_ASSERT(crdt::format_time_us(t) == format_time_us_printf(t));
+  });
+  rc::prop("the same text for walls in this century, where every stamp is", [] {
+    const std::int64_t t = *test::uniform<std::int64_t>(946'684'800'000'000, 4'102'444'800'000'000);
+    RC_ASSERT(crdt::format_time_us(t) == format_time_us_printf(t));
+  });
+  rc::prop("the counter is written with at least four digits", [] {
+    const auto counter = *rc::gen::arbitrary<std::uint32_t>();
+    const hlc t{1'790'000'000'000'000, counter, node("n1")};
+    const std::string text = crdt::to_string(t);
+    RC_ASSERT(text == format_time_us_printf(t.wall_us) + counter_printf(counter) + "n1");
   });
 }
 

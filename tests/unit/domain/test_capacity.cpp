@@ -192,3 +192,32 @@ TEST_CASE("untrusted field values never make capacity negative nor throw") {
   CHECK(all[dimension::block_tb] == domain::record_cap);
   for (auto q : all.q) CHECK(q >= 0);
 }
+
+TEST_CASE("a dead cabinet that still holds a server keeps its key after the tombstone is purged") {
+  replica d;
+  d.put("datacenter/dc1", datacenter(1));
+  d.put("cabinet/c1", cabinet("dc1"));
+  d.put("server/s1", server("c1", 64, 512, 2));
+  CHECK(cpu(d) == 64);
+  d.remove("cabinet/c1");  // as a replicated delete would: the server stays
+  CHECK(cpu(d) == 0);
+  d.time.now += 1'000'000;
+  CHECK(d.store.purge_tombstones(d.time.now, 10) == 1);
+  REQUIRE(d.store.find("cabinet/c1") == nullptr);
+  for (int i = 0; i < 2000; ++i) d.put("datacenter/x" + std::to_string(i), datacenter(2));
+  const auto* placeholder = d.capacity->hardware().find("cabinet/c1");
+  REQUIRE(placeholder != nullptr);
+  CHECK(placeholder->key == "cabinet/c1");
+  CHECK_FALSE(placeholder->alive);
+  CHECK(d.capacity->hardware().find("server/s1")->parent_key() == "cabinet/c1");
+  d.put("cabinet/c1", cabinet("dc1"));
+  CHECK(cpu(d) == 64);
+  CHECK(cpu(d, "dc1") == 64);
+  d.remove("server/s1");
+  d.time.now += 1'000'000;
+  d.store.purge_tombstones(d.time.now, 10);
+  d.put("server/s1", server("c1", 8));
+  CHECK(cpu(d, "dc1") == 8);
+  domain::capacity_index rebuilt(d.store);
+  CHECK(rebuilt.hardware().total() == d.capacity->hardware().total());
+}

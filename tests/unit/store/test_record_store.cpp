@@ -726,3 +726,45 @@ TEST_CASE("listings stay in id order through many creates and deletes") {
     require_consistent_digests(s);
   });
 }
+
+TEST_CASE("key_of is the store's own key text at a stable address until the purge") {
+  fixture f;
+  auto& s = f.store;
+  const char* notified = nullptr;
+  const auto sub = s.subscribe([&](const store::change& c) {
+    if (c.key == "server/s1") notified = c.key.data();
+  });
+  s.put("server/s1", body({{"n", "1"}}));
+  const store::stored_record* entry = s.find("server/s1");
+  REQUIRE(entry != nullptr);
+  const std::string_view key = store::record_store::key_of(*entry);
+  CHECK(key == "server/s1");
+  CHECK(key.data() == notified);
+  const char* listed = nullptr;
+  s.for_each_alive("server", {}, [&](std::string_view id, const store::stored_record& e) {
+    CHECK(store::record_store::key_of(e).substr(7) == id);
+    if (id == "s1") listed = id.data();
+    return true;
+  });
+  CHECK(listed == key.data() + 7);
+
+  // Growth of the key table, new kinds, rewrites, a delete and a revival
+  // move nothing: the same characters at the same address.
+  for (int i = 0; i < 5000; ++i) s.put("disk/d" + std::to_string(i), body({{"n", "1"}}));
+  s.put("server/s1", body({{"n", "2"}}));
+  s.remove("server/s1");
+  s.put("server/s1", body({{"n", "3"}}));
+  REQUIRE(s.find("server/s1") == entry);
+  CHECK(store::record_store::key_of(*s.find("server/s1")).data() == key.data());
+  CHECK(notified == key.data());
+  CHECK(key == "server/s1");
+
+  // Only a purge of the dead record ends it; a new record gets new text.
+  s.remove("server/s1");
+  f.time.now += 1'000'000;
+  CHECK(s.purge_tombstones(f.time.now, 10) == 1);
+  CHECK(s.find("server/s1") == nullptr);
+  s.put("server/s1", body({{"n", "4"}}));
+  CHECK(store::record_store::key_of(*s.find("server/s1")) == "server/s1");
+  s.unsubscribe(sub);
+}
