@@ -17,8 +17,8 @@ import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
 
-from cluster_harness import cluster, link, make_nodes, metric  # noqa: E402
-from horao_harness import Horaod, RedisServer, wait_until  # noqa: E402
+from cluster_harness import cluster, link, metric, standalone_nodes  # noqa: E402
+from horao_harness import wait_until  # noqa: E402
 
 BATCH = 5000
 
@@ -39,19 +39,8 @@ def fill(daemon, records):
 
 def main():
     records = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    made = []
-
-    def factory(env=None, name="horaod", start=True, **kw):
-        d = Horaod(env=env, name=name, **kw)
-        made.append(d)
-        if start:
-            d.start()
-        return d
-
-    redis = RedisServer().start()
-    try:
-        env = {"LOG_LEVEL": "warn", "MAX_BODY_BYTES": str(16 << 20), "SYNC_MAX": "1000", "SYNC_DELTA": "1"}
-        nodes = make_nodes(factory, ["boot-a", "boot-b"], redis=redis, env=env)
+    env = {"LOG_LEVEL": "warn", "MAX_BODY_BYTES": str(16 << 20), "SYNC_MAX": "1000", "SYNC_DELTA": "1"}
+    with standalone_nodes(["boot-a", "boot-b"], env=env) as nodes:
         a, b = nodes["boot-a"], nodes["boot-b"]
         link(nodes, {"boot-b": ["boot-a"]})
         a.start(ready=True)
@@ -69,10 +58,6 @@ def main():
         sent_records = metric(a, "horao_peer_records_sent_total", peer="boot-b")
         print(f"bootstrap of B (start to equal digest): {boot_s:.1f} s ({records / boot_s:.0f} records/s)")
         print(f"wire: {sent / 1048576:.1f} MiB for {sent_records:.0f} records: {sent / max(sent_records, 1):.0f} bytes per record")
-    finally:
-        for d in made:
-            d.cleanup()
-        redis.cleanup()
 
 
 if __name__ == "__main__":

@@ -19,25 +19,13 @@ import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
 
-from cluster_harness import link, make_nodes, metric, put_dc, start_all, wait_connected  # noqa: E402
-from horao_harness import Horaod, RedisServer  # noqa: E402
+from cluster_harness import link, metric, put_dc, standalone_nodes, start_all, wait_connected  # noqa: E402
 
 
 def main():
     probes = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     background_rate = float(sys.argv[2]) if len(sys.argv) > 2 else 200.0
-    made = []
-
-    def factory(env=None, name="horaod", start=True, **kw):
-        d = Horaod(env=env, name=name, **kw)
-        made.append(d)
-        if start:
-            d.start()
-        return d
-
-    redis = RedisServer().start()
-    try:
-        nodes = make_nodes(factory, ["lat-a", "lat-b"], redis=redis, env={"LOG_LEVEL": "warn"})
+    with standalone_nodes(["lat-a", "lat-b"], env={"LOG_LEVEL": "warn"}) as nodes:
         link(nodes, {"lat-b": ["lat-a"]})
         start_all(nodes)
         a, b = nodes["lat-a"], nodes["lat-b"]
@@ -90,10 +78,6 @@ def main():
         print(f"latency acknowledged write on A -> visible on B over {len(latencies)} probes: "
               f"p50 {pct(0.50):.2f} ms, p99 {pct(0.99):.2f} ms, max {latencies[-1]:.2f} ms")
         print(f"wire: {sent:.0f} bytes for {records:.0f} records: {sent / max(records, 1):.1f} bytes per change")
-    finally:
-        for d in made:
-            d.cleanup()
-        redis.cleanup()
 
 
 if __name__ == "__main__":

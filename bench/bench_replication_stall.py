@@ -19,8 +19,8 @@ import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
 
-from cluster_harness import cluster, link, make_nodes, metric, wait_connected  # noqa: E402
-from horao_harness import Horaod, RedisServer, wait_until  # noqa: E402
+from cluster_harness import cluster, link, metric, standalone_nodes, wait_connected  # noqa: E402
+from horao_harness import wait_until  # noqa: E402
 
 BATCH = 5000
 
@@ -48,19 +48,8 @@ def write(daemons, records, round_no):
 
 def main():
     records = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
-    made = []
-
-    def factory(env=None, name="horaod", start=True, **kw):
-        d = Horaod(env=env, name=name, **kw)
-        made.append(d)
-        if start:
-            d.start()
-        return d
-
-    redis = RedisServer().start()
-    try:
-        env = {"LOG_LEVEL": "warn", "MAX_BODY_BYTES": str(16 << 20), "SYNC_MAX": "0"}
-        nodes = make_nodes(factory, ["stall-a", "stall-b", "stall-c"], redis=redis, env=env)
+    env = {"LOG_LEVEL": "warn", "MAX_BODY_BYTES": str(16 << 20), "SYNC_MAX": "0"}
+    with standalone_nodes(["stall-a", "stall-b", "stall-c"], env=env) as nodes:
         a, b, c = nodes["stall-a"], nodes["stall-b"], nodes["stall-c"]
         link(nodes, {"stall-a": ["stall-b"]})
         for d in (b, a, c):
@@ -81,10 +70,6 @@ def main():
         wait_until(lambda: cluster(b)["digest"] == target, 600, "B to catch up", interval=0.05)
         print(f"B caught up {records} changed keys in {time.monotonic() - t0:.1f} s after SIGCONT; "
               f"A->B records sent in all {metric(a, 'horao_peer_records_sent_total', peer='stall-b'):.0f}")
-    finally:
-        for d in made:
-            d.cleanup()
-        redis.cleanup()
 
 
 if __name__ == "__main__":

@@ -4,96 +4,14 @@
 #include <vector>
 
 #include "horao/api/text.hpp"
+#include "horao/crdt/bounded_json.hpp"
 
 namespace horao::api {
-namespace {
 
 using nlohmann::json;
 
-// Builds the DOM like nlohmann's own SAX DOM parser, plus the depth bound and
-// the duplicate-member check.
-class bounded_builder final : public nlohmann::json_sax<json> {
- public:
-  explicit bounded_builder(std::size_t max_depth) : max_depth_(max_depth) {}
-
-  bool null() override { return add(nullptr); }
-  bool boolean(bool v) override { return add(v); }
-  bool number_integer(number_integer_t v) override { return add(v); }
-  bool number_unsigned(number_unsigned_t v) override { return add(v); }
-  bool number_float(number_float_t v, const string_t&) override { return add(v); }
-  bool string(string_t& v) override { return add(std::move(v)); }
-  bool binary(binary_t&) override { return fail("binary values are not JSON"); }
-
-  bool start_object(std::size_t) override { return open(json::value_t::object); }
-  bool key(string_t& k) override {
-    auto [it, inserted] = stack_.back()->get_ref<json::object_t&>().emplace(std::move(k), nullptr);
-    if (!inserted) return fail("duplicate member \"" + it->first + "\"");
-    slot_ = &it->second;
-    return true;
-  }
-  bool end_object() override { return close(); }
-  bool start_array(std::size_t) override { return open(json::value_t::array); }
-  bool end_array() override { return close(); }
-
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) override {
-    // nlohmann's message is "[json.exception.parse_error.101] parse error at ...":
-    // keep the part after the bracket, which names the position and the cause.
-    std::string what = ex.what();
-    if (const auto close = what.find("] "); close != std::string::npos) what.erase(0, close + 2);
-    return fail(what);
-  }
-
-  json& result() { return root_; }
-  const std::string& error() const { return error_; }
-
- private:
-  template <class V>
-  bool add(V&& v) {
-    place(json(std::forward<V>(v)));
-    return true;
-  }
-  json* place(json&& v) {
-    if (stack_.empty()) {
-      root_ = std::move(v);
-      return &root_;
-    }
-    json& top = *stack_.back();
-    if (top.is_array()) {
-      auto& arr = top.get_ref<json::array_t&>();
-      arr.push_back(std::move(v));
-      return &arr.back();
-    }
-    *slot_ = std::move(v);
-    return slot_;
-  }
-  bool open(json::value_t type) {
-    if (stack_.size() >= max_depth_)
-      return fail("nesting deeper than " + std::to_string(max_depth_) + " levels");
-    // Pointers stay valid: an array only grows while it is the innermost
-    // open container, and object members are map nodes.
-    stack_.push_back(place(json(type)));
-    return true;
-  }
-  bool close() {
-    stack_.pop_back();
-    return true;
-  }
-  bool fail(std::string why) {
-    if (error_.empty()) error_ = std::move(why);
-    return false;
-  }
-
-  std::size_t max_depth_;
-  json root_;
-  std::vector<json*> stack_;
-  json* slot_ = nullptr;
-  std::string error_;
-};
-
-}  // namespace
-
 std::variant<json, api_error> parse_json(std::string_view text, std::size_t max_depth) {
-  bounded_builder builder(max_depth);
+  crdt::bounded_json_builder builder({.max_depth = max_depth});
   bool ok = false;
   try {
     ok = json::sax_parse(text.begin(), text.end(), &builder, json::input_format_t::json, true);

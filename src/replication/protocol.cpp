@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "horao/app/config.hpp"
+#include "horao/crdt/bounded_json.hpp"
 #include "horao/crdt/cbor.hpp"
 #include "horao/crdt/codec.hpp"
 #include "horao/crdt/record_cbor.hpp"
@@ -16,86 +17,6 @@ using nlohmann::json;
 using crdt::valid_utf8;
 using crdt::cbor::put_head;
 using crdt::cbor::put_text;
-
-// ---- a bounded SAX builder: depth limit, duplicate keys refused ----------------
-
-class bounded_builder final : public nlohmann::json_sax<json> {
- public:
-  bool null() override { return add(nullptr); }
-  bool boolean(bool v) override { return add(v); }
-  bool number_integer(number_integer_t v) override { return add(v); }
-  bool number_unsigned(number_unsigned_t v) override { return add(v); }
-  bool number_float(number_float_t v, const string_t&) override { return add(v); }
-  bool string(string_t& v) override {
-    if (!valid_utf8(v)) return fail("a text string is not UTF-8");
-    return add(std::move(v));
-  }
-  // Byte strings only as members of the top-level map (digests); inside a
-  // record they would not survive a JSON round trip.
-  bool binary(binary_t& v) override {
-    if (stack_.size() != 1) return fail("byte strings are only allowed for digests");
-    return add(json::binary(std::move(v)));
-  }
-  bool start_object(std::size_t) override { return open(json::value_t::object); }
-  bool key(string_t& k) override {
-    if (!valid_utf8(k)) return fail("a map key is not UTF-8");
-    auto [it, inserted] = stack_.back()->get_ref<json::object_t&>().emplace(std::move(k), nullptr);
-    if (!inserted) return fail("duplicate map key \"" + it->first + "\"");
-    slot_ = &it->second;
-    return true;
-  }
-  bool end_object() override { return close(); }
-  bool start_array(std::size_t) override { return open(json::value_t::array); }
-  bool end_array() override { return close(); }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) override {
-    std::string what = ex.what();
-    if (const auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);
-    return fail(what);
-  }
-
-  json& result() { return root_; }
-  const std::string& error() const { return error_; }
-
- private:
-  template <class V>
-  bool add(V&& v) {
-    place(json(std::forward<V>(v)));
-    return true;
-  }
-  json* place(json&& v) {
-    if (stack_.empty()) {
-      root_ = std::move(v);
-      return &root_;
-    }
-    json& top = *stack_.back();
-    if (top.is_array()) {
-      auto& arr = top.get_ref<json::array_t&>();
-      arr.push_back(std::move(v));
-      return &arr.back();
-    }
-    *slot_ = std::move(v);
-    return slot_;
-  }
-  bool open(json::value_t type) {
-    if (stack_.size() >= max_frame_depth)
-      return fail("nesting deeper than " + std::to_string(max_frame_depth) + " levels");
-    stack_.push_back(place(json(type)));
-    return true;
-  }
-  bool close() {
-    stack_.pop_back();
-    return true;
-  }
-  bool fail(std::string why) {
-    if (error_.empty()) error_ = std::move(why);
-    return false;
-  }
-
-  json root_;
-  std::vector<json*> stack_;
-  json* slot_ = nullptr;
-  std::string error_;
-};
 
 bool fail(std::string* error, std::string message) {
   if (error) *error = std::move(message);
@@ -510,7 +431,8 @@ std::optional<message> decode(std::span<const std::uint8_t> bytes, std::string* 
     fail(error, std::string("deltas: ") + e.what());
     return std::nullopt;
   }
-  bounded_builder builder;
+  crdt::bounded_json_builder builder(
+      {.max_depth = max_frame_depth, .check_utf8 = true, .top_level_binary = true});
   try {
     const bool ok = json::sax_parse(bytes.begin(), bytes.end(), &builder, json::input_format_t::cbor, true);
     if (!ok) {

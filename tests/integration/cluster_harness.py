@@ -7,12 +7,13 @@ shows that something does NOT happen within a window (absence cannot be
 polled for): it checks the condition throughout the window.
 """
 
+import contextlib
 import re
 import time
 
 import requests
 
-from horao_harness import HarnessError, Horaod, wait_until
+from horao_harness import HarnessError, Horaod, RedisServer, wait_until
 
 SECRET = "integration-peer-secret"
 CONVERGE_TIMEOUT = 90.0  # seconds; generous for a loaded CI machine
@@ -34,6 +35,28 @@ def make_nodes(horaod_factory, names, redis=None, env=None, per_node=None):
         e.update((per_node or {}).get(name, {}))
         nodes[name] = horaod_factory(env=e, name=name, start=False)
     return nodes
+
+
+@contextlib.contextmanager
+def standalone_nodes(names, env=None):
+    """Outside pytest (the benchmarks): one redis-server and one Horaod per
+    name (not started, as make_nodes), all cleaned up on exit."""
+    made = []
+
+    def factory(env=None, name="horaod", start=True, **kw):
+        d = Horaod(env=env, name=name, **kw)
+        made.append(d)
+        if start:
+            d.start()
+        return d
+
+    redis = RedisServer().start()
+    try:
+        yield make_nodes(factory, names, redis=redis, env=env)
+    finally:
+        for d in made:
+            d.cleanup()
+        redis.cleanup()
 
 
 def link(nodes, topology):

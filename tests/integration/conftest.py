@@ -1,6 +1,9 @@
 """pytest fixtures over horao_harness: processes started through them are
 cleaned up after the test, and their logs are shown when the test fails."""
 
+import shutil
+import subprocess
+
 import pytest
 
 from horao_harness import Horaod, RedisServer
@@ -54,3 +57,17 @@ def horaod_factory(request):
 def horaod(horaod_factory):
     """One running horaod with the default configuration (in-memory store)."""
     return horaod_factory()
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    """(cert, key): a self-signed certificate for 127.0.0.1, usable as TLS_CERT
+    and TLS_KEY and, since it is its own issuer, as the trust anchor too."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return str(cert), str(key)

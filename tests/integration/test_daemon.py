@@ -5,7 +5,6 @@ the process lifecycle (signals, drain, binding failures, TLS)."""
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -467,18 +466,6 @@ def test_production_example_is_valid(tmp_path):
 
 
 # ---- TLS ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def certificate(tmp_path):
-    openssl = shutil.which("openssl")
-    if not openssl:
-        pytest.skip("openssl is not installed")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=60)
-    return str(cert), str(key)
 
 
 def test_tls_serves_https_only(horaod_factory, certificate):

@@ -255,22 +255,8 @@ def test_inbound_peers_are_refused_without_a_secret(horaod_factory):
     assert cluster(lonely)["peers"] == []
 
 
-@pytest.fixture
-def shared_certificate(tmp_path):
-    """One self-signed certificate for 127.0.0.1, shared by the cluster (so
-    TLS_CERT is also the trust anchor the dialers verify against)."""
-    openssl = shutil.which("openssl")
-    if not openssl:
-        pytest.skip("openssl is not installed")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=60)
-    return str(cert), str(key)
-
-
-def test_wss_with_tls_cert_replicates_and_verifies(horaod_factory, shared_certificate, tmp_path):
-    cert, key = shared_certificate
+def test_wss_with_tls_cert_replicates_and_verifies(horaod_factory, certificate, tmp_path):
+    cert, key = certificate
     names = ["tls-a", "tls-b"]
     nodes = {}
     for n in names:

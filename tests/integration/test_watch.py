@@ -9,10 +9,8 @@ import asyncio
 import hashlib
 import json
 import re
-import shutil
 import signal
 import ssl
-import subprocess
 import time
 
 import pytest
@@ -311,18 +309,6 @@ def test_sigterm_closes_watchers_and_exits_0(horaod):
 
     asyncio.run(run())
     assert horaod.wait_exit() == 0
-
-
-@pytest.fixture
-def certificate(tmp_path):
-    openssl = shutil.which("openssl")
-    if not openssl:
-        pytest.skip("openssl is not installed")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=60)
-    return str(cert), str(key)
 
 
 def test_watch_over_tls(horaod_factory, certificate):

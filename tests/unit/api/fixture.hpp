@@ -16,6 +16,7 @@
 
 #include "horao/api/router.hpp"
 #include "horao/api/scheduler_service.hpp"
+#include "horao/api/sha256.hpp"
 #include "horao/crdt/clock.hpp"
 #include "horao/domain/relations.hpp"
 
@@ -180,6 +181,20 @@ inline std::string error_field(const response& r) {
   if (j.is_discarded() || !j.contains("error")) return "<no error body>";
   return j["error"].value("field", "");
 }
+
+// One token per role: admin, reader, and the tenants t1 and t2.
+inline std::shared_ptr<const token_table> role_tokens() {
+  const auto line = [](std::string_view token, std::string_view rest) {
+    return to_hex(sha256(token)) + " " + std::string(rest) + "\n";
+  };
+  return std::make_shared<token_table>(
+      token_table::parse(line("admin-token", "admin") + line("reader-token", "reader") +
+                         line("t1-token", "tenant t1") + line("t2-token", "tenant t2")));
+}
+inline const options as_admin{.authorization = "Bearer admin-token"};
+inline const options as_reader{.authorization = "Bearer reader-token"};
+inline const options as_t1{.authorization = "Bearer t1-token"};
+inline const options as_t2{.authorization = "Bearer t2-token"};
 
 inline std::string header(const response& r, std::string_view name) {
   for (const auto& [n, v] : r.headers)

@@ -1,31 +1,22 @@
 #include "fixture.hpp"
-#include "horao/api/sha256.hpp"
 
 using namespace horao;
 using namespace horao::api::test;
 
 namespace {
 
-std::shared_ptr<const api::token_table> tokens() {
-  const auto line = [](std::string_view token, std::string_view rest) {
-    return api::to_hex(api::sha256(token)) + " " + std::string(rest) + "\n";
-  };
-  return std::make_shared<api::token_table>(
-      api::token_table::parse(line("admin-token", "admin") + line("reader-token", "reader") +
-                              line("t1-token", "tenant t1") + line("t2-token", "tenant t2")));
-}
 
-const options admin{.authorization = "Bearer admin-token"};
-const options reader{.authorization = "Bearer reader-token"};
-const options t1{.authorization = "Bearer t1-token"};
-const options t2{.authorization = "Bearer t2-token"};
+const options& admin = as_admin;
+const options& reader = as_reader;
+const options& t1 = as_t1;
+const options& t2 = as_t2;
 
 const json vm_of_t1 = {{"host", "server/s1"}, {"cpu", 2}, {"ram_gb", 4}, {"tenant", "t1"}};
 const json reservation_of_t1 = {{"tenant", "t1"},
                                 {"resources", {{{"type", "compute"}, {"cpu", 2}, {"ram_gb", 4}}}}};
 
 struct secured : fixture {
-  secured() : fixture([](api::router_context& ctx) { ctx.tokens = tokens(); }) {
+  secured() : fixture([](api::router_context& ctx) { ctx.tokens = role_tokens(); }) {
     // Seed as admin.
     const auto seed_put = [&](const std::string& target, const json& body) {
       REQUIRE(put(target, body, admin).status == 201);

@@ -5,7 +5,6 @@
 
 #include "fixture.hpp"
 #include "horao/api/openapi.hpp"
-#include "horao/api/sha256.hpp"
 #include "horao/domain/schema.hpp"
 
 using namespace horao;
@@ -57,19 +56,9 @@ json machine(std::string_view cabinet, int cores, int ram_gb, int accelerators,
   return m;
 }
 
-std::shared_ptr<const api::token_table> tokens() {
-  const auto line = [](std::string_view token, std::string_view rest) {
-    return api::to_hex(api::sha256(token)) + " " + std::string(rest) + "\n";
-  };
-  return std::make_shared<api::token_table>(
-      api::token_table::parse(line("admin-token", "admin") + line("reader-token", "reader") +
-                              line("t1-token", "tenant t1") + line("t2-token", "tenant t2")));
-}
 
-const options admin{.authorization = "Bearer admin-token"};
-const options reader{.authorization = "Bearer reader-token"};
-const options as_t1{.authorization = "Bearer t1-token"};
-const options as_t2{.authorization = "Bearer t2-token"};
+const options& admin = as_admin;
+const options& reader = as_reader;
 
 // Capacity of dc1: cpu 100, ram_gb 1000, accelerators 4, block 10 TB, object 20 TB.
 // s1 (60 cores, 600 GB, 2 accelerators, 6 TB block) is on the hsn fabric: the hsn
@@ -115,7 +104,7 @@ struct site : fixture {
 };
 
 struct secured_site : site {
-  secured_site() : site([](api::router_context& ctx) { ctx.tokens = tokens(); }) {}
+  secured_site() : site([](api::router_context& ctx) { ctx.tokens = role_tokens(); }) {}
 };
 
 json capacity(double cpu, double ram, double acc, double block, double object) {
