@@ -3,7 +3,7 @@
 // shaped like bench/persist_bench.py's, some disks, networks, tenants and
 // VMs), then times relation_index and capacity_index construction (which
 // rebuilds from scratch) and reports the heap each index holds
-// (mallinfo2().uordblks before and after). Measures and prints; asserts
+// (mallinfo2().uordblks before and after, and hblkhd beside it). Measures and prints; asserts
 // nothing (DESIGN §9).
 //
 //   horao_bench_indexes [servers=1000000] [rounds=2]
@@ -46,6 +46,12 @@ double ms_since(clock_type::time_point start) {
 
 double heap_mib() {
   return static_cast<double>(mallinfo2().uordblks) / (1024.0 * 1024.0);
+}
+
+// Large blocks malloc maps on its own (above its mmap threshold): not in
+// uordblks, so printed beside it.
+double mapped_mib() {
+  return static_cast<double>(mallinfo2().hblkhd) / (1024.0 * 1024.0);
 }
 
 }  // namespace
@@ -111,14 +117,20 @@ int main(int argc, char** argv) {
     const double rel_ms = ms_since(t);
     const double rel_mib = heap_mib() - h;
     h = heap_mib();
+    const double mapped = mapped_mib();
     t = clock_type::now();
     auto capacity = std::make_unique<domain::capacity_index>(store);
     const double cap_ms = ms_since(t);
     const double cap_mib = heap_mib() - h;
+    const double cap_mapped_mib = mapped_mib() - mapped;
     std::printf(
         "round %d: relation_index rebuild %8.0f ms  heap %6.0f MiB | capacity_index rebuild %8.0f ms  "
         "heap %6.0f MiB | children(cabinet/cab-0) %zu, cpu %s\n",
         r, rel_ms, rel_mib, cap_ms, cap_mib, relations->child_count("cabinet/cab-0"),
         domain::to_string(capacity->capacity({}).q[0]).c_str());
+    std::printf(
+        "         capacity: %zu nodes of %zu bytes; heap + mapped %.0f + %.0f MiB, %.0f bytes per node\n",
+        capacity->hardware().node_count(), sizeof(domain::topology::node), cap_mib, cap_mapped_mib,
+        (cap_mib + cap_mapped_mib) * 1024 * 1024 / static_cast<double>(capacity->hardware().node_count()));
   }
 }

@@ -55,11 +55,17 @@ PUT_BODY = {"cabinet": "cab1", "serial_number": "SN1", "model": "R7625", "status
             "cpus": [{"cores": 64, "model": "EPYC 9554", "clock_ghz": 3.1}], "ram": [{"size_gb": 512}]}
 
 
-def server_body(i):
-    """The server records of the load section (as bench/http_bench.sh fills them)."""
+def server_body(i, distinct=False):
+    """The server records of the load section (as bench/http_bench.sh fills them). With `distinct`,
+    every long field value (cpus, ram, accelerators) is a text no other record has: the worst case
+    for the daemon's interning of long values (crdt/json_text.hpp)."""
+    cpu_model = f"EPYC 9554 s{i}" if distinct else "EPYC 9554"
+    last_dimm = 64 + i if distinct else 64
+    gpu = f"H100 s{i}" if distinct else "H100"
     return {"cabinet": f"cab{i % 1000}", "serial_number": f"SN{i:08d}", "model": "R7625", "status": "up",
-            "cpus": [{"cores": 64, "model": "EPYC 9554", "clock_ghz": 3.1}] * 2,
-            "ram": [{"size_gb": 64}] * 8, "accelerators": [{"model": "H100"}] if i % 4 == 0 else []}
+            "cpus": [{"cores": 64, "model": cpu_model, "clock_ghz": 3.1}] * 2,
+            "ram": [{"size_gb": 64}] * 7 + [{"size_gb": last_dimm}],
+            "accelerators": [{"model": gpu}] if i % 4 == 0 else []}
 
 
 def free_port():
@@ -266,7 +272,7 @@ def fill(args, workdir, redis):
     t0 = time.monotonic()
     per = 5000
     for start in range(0, args.records, per):
-        ops = [{"op": "put", "key": f"server/s-{i:07d}", "body": server_body(i)}
+        ops = [{"op": "put", "key": f"server/s-{i:07d}", "body": server_body(i, args.distinct_values)}
                for i in range(start, min(args.records, start + per))]
         filler.request("POST", "/v1/batch", {"operations": ops})
     wait_until(lambda: filler.metric("horao_redis_pending_keys") == 0, 600, "everything persisted")
@@ -317,6 +323,8 @@ def main():
     p.add_argument("--records", type=int, default=1_000_000)
     p.add_argument("--restarts", type=int, default=2)
     p.add_argument("--sections", default="put,load")
+    p.add_argument("--distinct-values", action="store_true",
+                   help="load section: no two records share a long field value (the worst case for interning)")
     p.add_argument("--redis-socket", help="load section: restart against this already filled Redis "
                                          "(unix socket) instead of filling a new one")
     args = p.parse_args()

@@ -18,17 +18,18 @@ struct field_filter {
 };
 
 // The value a record shows for `name`: a stored field, or a member computed
-// on reads (a reservation's status). nullopt when it has none.
-std::optional<std::string> shown_value(const std::vector<computed_member>& computed,
-                                       const crdt::record& state, std::string_view name) {
+// on reads (a reservation's status). nullopt when it has none. The view
+// points into `computed` or `state`, which outlive the filter check.
+std::optional<std::string_view> shown_value(const std::vector<computed_member>& computed,
+                                            const crdt::record& state, std::string_view name) {
   for (const auto& m : computed)
     if (m.name == name) return m.json;
   const crdt::field_entry* f = state.find(name);
   if (!f || f->absent()) return std::nullopt;
-  return f->value;
+  return f->value.view();
 }
 
-bool matches(const field_filter& f, const std::string& stored) {
+bool matches(const field_filter& f, std::string_view stored) {
   if (!f.numeric) return stored == f.text;
   const json value = json::parse(stored, nullptr, /*allow_exceptions=*/false);
   return value.is_number() && value == f.value;

@@ -87,7 +87,7 @@ nlohmann::json visible_fields(const crdt::record& state) {
   nlohmann::json body = nlohmann::json::object();
   for (const auto& f : state.fields()) {
     if (f.absent()) continue;
-    auto value = nlohmann::json::parse(f.value, nullptr, /*allow_exceptions=*/false);
+    auto value = nlohmann::json::parse(f.value.view(), nullptr, /*allow_exceptions=*/false);
     if (!value.is_discarded()) body[f.name_text()] = std::move(value);
   }
   return body;

@@ -43,7 +43,7 @@ std::variant<json, api_error> prepare_body(const domain::kind_info& kind, std::s
                                            const domain::reference_lookup& references,
                                            std::string_view pointer) {
   if (auto refused = strip_daemon_members(kind, id, body, pointer)) return *refused;
-  auto result = domain::validate(kind, id, body, references);
+  auto result = domain::validate(kind, id, std::move(body), references);
   if (auto* v = std::get_if<domain::violation>(&result))
     return api_error{v->status, std::move(v->code), std::move(v->message), std::string(pointer) + v->field};
   return std::move(std::get<json>(result));

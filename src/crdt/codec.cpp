@@ -63,7 +63,7 @@ json encode_record(const record& r) {
   json fields = json::object();
   for (const auto& entry : r.fields()) {
     json item = json::array({entry.stamp.wall_us, entry.stamp.counter, node_name(entry.stamp)});
-    if (!entry.absent()) item.push_back(json::parse(entry.value));
+    if (!entry.absent()) item.push_back(json::parse(entry.value.view()));
     fields[entry.name_text()] = std::move(item);
   }
   return json{{"c", encode_hlc(r.created())}, {"d", encode_hlc(r.deleted())}, {"f", std::move(fields)}};

@@ -9,7 +9,7 @@ namespace {
 // The join of two entries of the same field.
 bool dominates(const field_entry& a, const field_entry& b) {
   if (a.stamp != b.stamp) return b.stamp < a.stamp;
-  return b.value < a.value;
+  return b.value.view() < a.value.view();
 }
 
 }  // namespace
@@ -45,10 +45,10 @@ hlc record::updated() const {
   return newest;
 }
 
-void record::write_field(const hlc& at, field_id name, std::string value) {
+void record::write_field(const hlc& at, field_id name, std::string_view value) {
   auto it = std::lower_bound(fields_.begin(), fields_.end(), name,
                              [](const field_entry& e, field_id n) { return field_name_less(e.name, n); });
-  field_entry candidate{at, name, std::move(value)};
+  field_entry candidate{at, name, value};
   if (it != fields_.end() && it->name == name) {
     if (dominates(candidate, *it)) *it = std::move(candidate);
   } else {

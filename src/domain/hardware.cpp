@@ -184,7 +184,7 @@ bool read_up(const crdt::record& state) {
 json read_field(const crdt::record& state, std::string_view name) {
   const crdt::field_entry* f = state.find(name);
   if (!f || f->absent()) return json(json::value_t::discarded);
-  return json::parse(f->value, nullptr, false);
+  return json::parse(std::string_view(f->value), nullptr, false);
 }
 
 std::optional<std::string> read_string_field(const crdt::record& state, std::string_view name) {
@@ -246,7 +246,8 @@ hardware_facts read_hardware(std::string_view kind, const crdt::record& state) {
 
 bool read_hsn_data_network(const crdt::record& state) {
   const crdt::field_entry* hsn = state.find("hsn");
-  return read_string_field(state, "network_type") == "data" && hsn != nullptr && hsn->value == "true";
+  return read_string_field(state, "network_type") == "data" && hsn != nullptr &&
+         std::string_view(hsn->value) == "true";
 }
 
 }  // namespace horao::domain

@@ -87,83 +87,114 @@ relation_index::relation_index(store::record_store& store) : store_(store) {
 
 relation_index::~relation_index() {
   store_.unsubscribe(subscription_);
+  release_all();
 }
 
 std::size_t relation_index::read_links(std::string_view key, const crdt::record& state,
                                        std::vector<read_link>& out) const {
-  if (!state.alive()) return 0;
-  std::size_t n = 0;
-  auto next = [&]() -> read_link& {
-    if (out.size() <= n) out.resize(n + 1);
-    return out[n++];
-  };
-  for (const relation& r : relations_of(store::split_key(key).first)) {
-    const crdt::field_entry* entry = state.find(r.field_name());
+  const auto relations = relations_of(store::split_key(key).first);
+  if (out.size() < relations.size()) out.resize(relations.size());
+  for (std::size_t i = 0; i < relations.size(); ++i) {
+    const relation& r = relations[i];
+    read_link& l = out[i];
+    l.rel = &r;
+    l.key.clear();
+    const crdt::field_entry* entry = state.alive() ? state.find(r.field_name()) : nullptr;
     if (!entry || entry->absent()) {
       // An optional parent (a vm's tenant) may be absent; a required one
-      // cannot be, unless a faulty peer sent the record.
-      if (r.field->required) {
-        read_link& l = next();
-        l.rel = &r;
-        l.key.clear();
-      }
+      // cannot be, unless a faulty peer sent the record: it names nothing.
+      l.present = state.alive() && r.field->required;
       continue;
     }
-    read_link& l = next();
-    l.rel = &r;
+    l.present = true;
     if (!parent_key_into(r, entry->value, l.key)) l.key.clear();
   }
-  return n;
+  return relations.size();
 }
 
-std::vector<relation_index::held_link> relation_index::link(std::string_view child,
-                                                            std::span<const read_link> links) {
-  std::vector<held_link> held;
-  held.reserve(links.size());
-  for (const auto& l : links) {
-    if (l.key.empty()) {
-      held.push_back({l.rel, nullptr});
-      continue;
+relation_index::held_groups::held_groups(const link_slot& slot, std::size_t relations) {
+  if (slot.held == nullptr) return;
+  if (relations == 1) {
+    one_ = static_cast<parent_group*>(slot.held);
+    first_ = &one_;
+  } else {
+    first_ = static_cast<parent_group* const*>(slot.held);
+  }
+  size_ = relations;
+}
+
+bool relation_index::same(const held_groups& held, std::span<const read_link> read,
+                          const parent_group& unnamed) {
+  const bool reads_any = std::any_of(read.begin(), read.end(), [](const read_link& l) { return l.present; });
+  if (held.empty()) return !reads_any;
+  for (std::size_t i = 0; i < read.size(); ++i) {
+    const parent_group* g = held[i];
+    if (!read[i].present) {
+      if (g != nullptr) return false;
+    } else if (read[i].key.empty()) {
+      if (g != &unnamed) return false;
+    } else if (g == nullptr || g == &unnamed || g->key != read[i].key) {
+      return false;
     }
-    auto it = children_.find(l.key);
-    if (it == children_.end()) it = children_.emplace(l.key, key_set{}).first;
-    // A rebuild visits each kind's records in key order: the hint is usually right.
-    it->second.emplace_hint(it->second.end(), child);
-    held.push_back({l.rel, &it->first});
-  }
-  return held;
-}
-
-void relation_index::unlink(std::string_view child, const std::vector<held_link>& links) {
-  for (const auto& l : links) {
-    if (l.parent == nullptr) continue;
-    const auto it = children_.find(*l.parent);
-    if (it == children_.end()) continue;
-    if (const auto c = it->second.find(child); c != it->second.end()) it->second.erase(c);
-    if (it->second.empty()) children_.erase(it);  // `l.parent` dangles from here: not read again
-  }
-}
-
-bool relation_index::same(const std::vector<held_link>& held, std::span<const read_link> read) {
-  if (held.size() != read.size()) return false;
-  for (std::size_t i = 0; i < held.size(); ++i) {
-    if (held[i].rel != read[i].rel) return false;
-    const std::string_view parent = held[i].parent ? std::string_view(*held[i].parent) : std::string_view{};
-    if (parent != read[i].key) return false;
   }
   return true;
 }
 
-bool relation_index::missing(const held_link& l) const {
-  return l.parent == nullptr || !store_.find_alive(*l.parent);
+relation_index::parent_group& relation_index::group_of(std::string_view parent_key) {
+  auto it = groups_.find(parent_key);
+  if (it == groups_.end()) {
+    it = groups_.emplace(std::string(parent_key), parent_group{}).first;
+    it->second.key = it->first;  // unordered_map keys never move
+  }
+  return it->second;
 }
 
-void relation_index::refresh_orphan(std::string_view key) {
-  const auto it = links_.find(key);
-  const bool is_orphan = it != links_.end() && std::any_of(it->second.begin(), it->second.end(),
-                                                           [&](const held_link& l) { return missing(l); });
+void relation_index::link(const store::stored_record& child, std::span<const read_link> links) {
+  if (std::none_of(links.begin(), links.end(), [](const read_link& l) { return l.present; })) return;
+  auto pick = [&](const read_link& l) -> parent_group* {
+    if (!l.present) return nullptr;
+    parent_group& g = l.key.empty() ? unnamed_ : group_of(l.key);
+    g.children.insert(&child);
+    return &g;
+  };
+  link_slot& slot = links_.obtain(&child);
+  if (links.size() == 1) {
+    slot.held = pick(links[0]);
+    return;
+  }
+  auto* groups = new parent_group*[links.size()];
+  for (std::size_t i = 0; i < links.size(); ++i) groups[i] = pick(links[i]);
+  slot.held = groups;
+}
+
+void relation_index::unlink(const store::stored_record& child, std::size_t relations) {
+  link_slot* slot = links_.find(&child);
+  if (slot == nullptr) return;
+  for (parent_group* g : held_groups(*slot, relations)) {
+    if (g == nullptr) continue;
+    g->children.erase(&child);
+    if (g != &unnamed_ && g->children.empty()) {
+      const std::string_view key = g->key;  // erasing frees the text g->key views
+      groups_.erase(groups_.find(key));
+    }
+  }
+  if (relations > 1) delete[] static_cast<parent_group**>(slot->held);
+  links_.erase(&child);
+}
+
+bool relation_index::missing(const parent_group* g) const {
+  return g == &unnamed_ || !store_.find_alive(g->key);
+}
+
+void relation_index::refresh_orphan(const store::stored_record& child) {
+  const std::string_view key = store::record_store::key_of(child);
+  bool is_orphan = false;
+  if (const link_slot* slot = links_.find(&child)) {
+    for (const parent_group* g : held_groups(*slot, relations_of(store::split_key(key).first).size()))
+      if (g != nullptr && missing(g)) is_orphan = true;
+  }
   if (is_orphan) {
-    orphans_.insert(it->first);  // the store's text, like every key held here
+    orphans_.insert(key);
   } else if (const auto o = orphans_.find(key); o != orphans_.end()) {
     orphans_.erase(o);
   }
@@ -174,27 +205,33 @@ void relation_index::on_change(const store::change& c) {
   // c.key is the store's own text for this record (record_store::key_of).
   const std::size_t n = read_links(c.key, c.entry.state, scratch_);
   const std::span<const read_link> links(scratch_.data(), n);
-  const auto old = links_.find(c.key);
-  const bool had_links = old != links_.end();
-  if (!had_links || !same(old->second, links)) {
-    if (had_links) {
-      unlink(c.key, old->second);
-      links_.erase(old);
-    }
-    if (!links.empty()) links_.emplace(c.key, link(c.key, links));
+  const link_slot* old = links_.find(&c.entry);
+  if (!same(old ? held_groups(*old, n) : held_groups(), links, unnamed_)) {
+    unlink(c.entry, n);
+    link(c.entry, links);
   }
-  refresh_orphan(c.key);
+  refresh_orphan(c.entry);
   // This record's liveness decides whether its children are orphans.
   if (alive != c.was_alive) {
-    if (const auto kids = children_.find(c.key); kids != children_.end())
-      for (const auto& child : kids->second) refresh_orphan(child);
+    if (const auto kids = groups_.find(c.key); kids != groups_.end())
+      kids->second.children.for_each([&](const store::stored_record* child) { refresh_orphan(*child); });
   }
 }
 
-void relation_index::rebuild() {
+void relation_index::release_all() {
+  links_.for_each([&](const link_slot& slot) {
+    const auto* child = static_cast<const store::stored_record*>(slot.key);
+    if (relations_of(store::split_key(store::record_store::key_of(*child)).first).size() > 1)
+      delete[] static_cast<parent_group**>(slot.held);
+  });
   links_.clear();
-  children_.clear();
+  groups_.clear();
+  unnamed_.children.clear();
   orphans_.clear();
+}
+
+void relation_index::rebuild() {
+  release_all();
   std::size_t live = 0;
   for (const auto& k : all_kinds())
     if (!relations_of(k.kind).empty()) live += store_.count_alive(k.kind);
@@ -204,58 +241,73 @@ void relation_index::rebuild() {
     store_.for_each_alive(k.kind, {}, [&](std::string_view, const store::stored_record& entry) {
       const std::string_view key = store::record_store::key_of(entry);
       const std::size_t n = read_links(key, entry.state, scratch_);
-      if (n != 0) links_.emplace(key, link(key, std::span<const read_link>(scratch_.data(), n)));
+      link(entry, std::span<const read_link>(scratch_.data(), n));
       return true;
     });
   }
   // Orphans only once every live record is known: a parent may come later in
   // the scan. One liveness lookup per parent, not per reference.
-  for (const auto& [key, links] : links_)
-    if (std::any_of(links.begin(), links.end(), [](const held_link& l) { return l.parent == nullptr; }))
-      orphans_.insert(key);
-  for (const auto& [parent, kids] : children_)
-    if (!store_.find_alive(parent)) orphans_.insert(kids.begin(), kids.end());
+  auto all_orphans = [&](const parent_group& g) {
+    g.children.for_each(
+        [&](const store::stored_record* child) { orphans_.insert(store::record_store::key_of(*child)); });
+  };
+  all_orphans(unnamed_);
+  for (const auto& [parent, group] : groups_)
+    if (!store_.find_alive(parent)) all_orphans(group);
 }
 
+namespace {
+
+// The store's key texts of a group's children, in key order, at most `limit`,
+// only those starting with `prefix`. Children are kept unordered (a group
+// may hold a million), so a listing sorts the few it returns.
+std::vector<std::string> ordered_keys(std::vector<std::string_view> keys, std::size_t limit) {
+  const std::size_t n = std::min(limit, keys.size());
+  std::partial_sort(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(n), keys.end());
+  return {keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(n)};
+}
+
+}  // namespace
+
 bool relation_index::has_live_children(std::string_view key) const {
-  return children_.contains(key);
+  return groups_.contains(key);
 }
 
 std::size_t relation_index::child_count(std::string_view key) const {
-  const auto it = children_.find(key);
-  return it == children_.end() ? 0 : it->second.size();
+  const auto it = groups_.find(key);
+  return it == groups_.end() ? 0 : it->second.children.size();
 }
 
 std::vector<std::string> relation_index::children(std::string_view key, std::size_t limit) const {
-  std::vector<std::string> out;
-  const auto it = children_.find(key);
-  if (it == children_.end()) return out;
-  for (const auto& child : it->second) {
-    if (out.size() >= limit) break;
-    out.emplace_back(child);
-  }
-  return out;
+  return children_of_kind(key, {}, limit);
 }
 
 std::vector<std::string> relation_index::children_of_kind(std::string_view key, std::string_view kind,
                                                           std::size_t limit) const {
-  std::vector<std::string> out;
-  const auto it = children_.find(key);
-  if (it == children_.end()) return out;
-  // Keys of one kind are contiguous in key order: "kind/" is their common prefix.
-  const std::string prefix = std::string(kind) + "/";
-  for (auto c = it->second.lower_bound(prefix); c != it->second.end() && out.size() < limit; ++c) {
-    if (!c->starts_with(prefix)) break;
-    out.emplace_back(*c);
-  }
-  return out;
+  const auto it = groups_.find(key);
+  if (it == groups_.end() || limit == 0) return {};
+  std::vector<std::string_view> keys;
+  keys.reserve(it->second.children.size());
+  it->second.children.for_each([&](const store::stored_record* child) {
+    const std::string_view k = store::record_store::key_of(*child);
+    if (kind.empty() || (k.size() > kind.size() && k.starts_with(kind) && k[kind.size()] == '/'))
+      keys.push_back(k);
+  });
+  return ordered_keys(std::move(keys), limit);
 }
 
 std::vector<parent_link> relation_index::parents(std::string_view key) const {
   std::vector<parent_link> out;
-  const auto it = links_.find(key);
-  if (it == links_.end()) return out;
-  for (const auto& l : it->second) out.push_back({l.rel->field_name(), l.parent ? *l.parent : std::string{}});
+  const store::stored_record* entry = store_.find_alive(key);
+  if (entry == nullptr) return out;
+  const link_slot* slot = links_.find(entry);
+  if (slot == nullptr) return out;
+  const auto relations = relations_of(store::split_key(key).first);
+  const held_groups groups(*slot, relations.size());
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    if (groups[i] == nullptr) continue;
+    out.push_back({relations[i].field_name(), std::string(groups[i]->key)});
+  }
   return out;
 }
 

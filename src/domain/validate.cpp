@@ -87,17 +87,29 @@ std::string pointer_token(std::string_view name) {
   return out;
 }
 
+// Where a value sits in the body. Built for every member on the way down,
+// so it holds views only; the pointer and the path are rendered when a
+// message needs them (a refusal), never on the success path.
 struct location {
-  std::string pointer;  // "/cpus/1/cores"
-  std::string path;     // "cpus[1].cores", how messages name it
+  const location* parent = nullptr;  // null: the body itself
+  std::string_view name;             // a member's name, unless is_item
+  std::size_t index = 0;             // an array item's index, if is_item
+  bool is_item = false;
 
-  location member(std::string_view name) const {
-    return {pointer + "/" + pointer_token(name),
-            path.empty() ? std::string(name) : path + "." + std::string(name)};
+  location member(std::string_view member_name) const { return {this, member_name, 0, false}; }
+  location item(std::size_t i) const { return {this, {}, i, true}; }
+
+  // The JSON pointer, "/cpus/1/cores".
+  std::string pointer() const {
+    if (parent == nullptr) return {};
+    return parent->pointer() + "/" + (is_item ? std::to_string(index) : pointer_token(name));
   }
-  location item(std::size_t i) const {
-    const std::string n = std::to_string(i);
-    return {pointer + "/" + n, path + "[" + n + "]"};
+  // How messages name it, "cpus[1].cores".
+  std::string path() const {
+    if (parent == nullptr) return {};
+    std::string up = parent->path();
+    if (is_item) return up + "[" + std::to_string(index) + "]";
+    return up.empty() ? std::string(name) : up + "." + std::string(name);
   }
 };
 
@@ -169,51 +181,74 @@ class validator {
 
   std::optional<violation> failure;
 
-  // `noun` names one such object in messages about unknown members ("a server").
+  // How messages about unknown members name one such object: `fixed` ("a
+  // server") or, nested, derived from the location ("an item of cpus"), with
+  // a tagged variant's tag ("... of type data"). Rendered only on refusal.
+  struct noun_source {
+    std::string_view fixed;
+    std::string_view tag;
+    std::string_view tag_value;
+
+    std::string render(const location& at) const {
+      if (!fixed.empty()) return std::string(fixed);
+      std::string noun = noun_of(at);
+      if (!tag.empty()) noun.append(" of ").append(tag).append(" ").append(tag_value);
+      return noun;
+    }
+  };
+
   bool object(const std::vector<field_spec>& members,
-              const std::vector<std::pair<std::string, std::string>>& time_order, const json& in, json& out,
-              const location& at, const std::string& noun) {
-    for (const auto& [name, value] : in.items()) {
-      if (std::none_of(members.begin(), members.end(), [&name = name](const field_spec& f) { return f.name == name; })) {
+              const std::vector<std::pair<std::string, std::string>>& time_order, json& io,
+              const location& at, const noun_source& noun) {
+    for (const auto& [name, value] : io.items()) {
+      if (std::none_of(members.begin(), members.end(),
+                       [&name = name](const field_spec& f) { return f.name == name; })) {
         std::vector<std::string> names;
         for (const auto& f : members) names.push_back(f.name);
-        return fail(at.member(name), "unknown field " + printable(at.member(name).path, max_quoted_bytes) +
-                                         "; " + noun + " has " + join(names, ", "));
+        return fail(at.member(name), "unknown field " + printable(at.member(name).path(), max_quoted_bytes) +
+                                         "; " + noun.render(at) + " has " + join(names, ", "));
       }
     }
-    out = json::object();
+    // Every member is now one of `members`: normalise them where they are.
     for (const auto& f : members) {
-      if (f.read_only) continue;  // computed by the daemon: accepted, dropped
-      const auto it = in.find(f.name);
-      // null is absence: what a merge patch or a client's optional field means by it.
-      if (it == in.end() || it->is_null()) {
-        if (f.required)
-          return fail(at.member(f.name), at.member(f.name).path + " is required: " + accepted(f.value));
-        if (f.default_value) out[f.name] = *f.default_value;
+      const auto it = io.find(f.name);
+      if (f.read_only) {  // computed by the daemon: accepted, dropped
+        if (it != io.end()) io.erase(it);
         continue;
       }
-      if (!value(f.value, *it, out[f.name], at.member(f.name))) return false;
+      // null is absence: what a merge patch or a client's optional field means by it.
+      if (it == io.end() || it->is_null()) {
+        if (f.required)
+          return fail(at.member(f.name), at.member(f.name).path() + " is required: " + accepted(f.value));
+        if (it != io.end()) io.erase(it);
+        if (f.default_value) io[f.name] = *f.default_value;
+        continue;
+      }
+      if (!value(f.value, *it, at.member(f.name))) return false;
     }
     for (const auto& [earlier, later] : time_order) {
-      const auto a = out.find(earlier);
-      const auto b = out.find(later);
-      if (a == out.end() || b == out.end()) continue;
+      const auto a = io.find(earlier);
+      const auto b = io.find(later);
+      if (a == io.end() || b == io.end()) continue;
       const auto ta = crdt::parse_time_us(a->get_ref<const std::string&>());
       const auto tb = crdt::parse_time_us(b->get_ref<const std::string&>());
       if (ta && tb && *tb <= *ta)
-        return fail(at.member(later), at.member(later).path + " must be after " + at.member(earlier).path);
+        return fail(at.member(later),
+                    at.member(later).path() + " must be after " + at.member(earlier).path());
     }
     return true;
   }
 
-  bool value(const value_spec& v, const json& in, json& out, const location& at) {
+  // Checks `io` against `v` and normalises it in place (the body is the
+  // caller's to change: no second tree is built).
+  bool value(const value_spec& v, json& io, const location& at) {
+    const json& in = io;
     switch (v.kind) {
       case value_kind::string: {
         if (!in.is_string()) return wrong(v, at);
         const auto& s = in.get_ref<const std::string&>();
         if (s.size() < v.min_length || s.size() > max_string_bytes) return wrong(v, at);
-        if (!valid_utf8(s)) return fail(at, at.path + " must be valid UTF-8");
-        out = s;
+        if (!valid_utf8(s)) return fail(at, at.path() + " must be valid UTF-8");
         return true;
       }
       case value_kind::integer: {
@@ -225,7 +260,7 @@ class validator {
         }
         const auto n = in.get<std::int64_t>();
         if (n < v.int_min || n > v.int_max) return wrong(v, at);
-        out = n;
+        io = n;  // an unsigned JSON integer is stored as int64
         return true;
       }
       case value_kind::number: {
@@ -233,18 +268,15 @@ class validator {
         const double d = in.get<double>();
         if (!std::isfinite(d)) return wrong(v, at);
         if (v.number_exclusive ? !(d > v.number_min) : !(d >= v.number_min)) return wrong(v, at);
-        out = in;
         return true;
       }
       case value_kind::boolean:
         if (!in.is_boolean()) return wrong(v, at);
-        out = in;
         return true;
       case value_kind::enumeration:
         if (!in.is_string() || std::find(v.choices.begin(), v.choices.end(),
                                          in.get_ref<const std::string&>()) == v.choices.end())
           return wrong(v, at);
-        out = in;
         return true;
       case value_kind::time: {
         if (!in.is_string() || in.get_ref<const std::string&>().size() > max_string_bytes)
@@ -255,14 +287,13 @@ class validator {
         // UTC text no RFC 3339 reader (ours included) accepts back.
         std::string text = canonical_time(*us);
         if (!crdt::parse_time_us(text)) return wrong(v, at);
-        out = std::move(text);
+        io = std::move(text);
         return true;
       }
       case value_kind::id_ref: {
         if (!in.is_string() || !valid_id(in.get_ref<const std::string&>())) return wrong(v, at);
         const auto& id = in.get_ref<const std::string&>();
-        pending_.push_back({at, make_key(v.ref_kinds.at(0), id)});
-        out = id;
+        note_reference(at, make_key(v.ref_kinds.at(0), id));
         return true;
       }
       case value_kind::key_ref: {
@@ -271,26 +302,21 @@ class validator {
         const auto key = parse_key(text);
         if (!key || std::find(v.ref_kinds.begin(), v.ref_kinds.end(), key->kind->kind) == v.ref_kinds.end())
           return wrong(v, at);
-        pending_.push_back({at, text});
-        out = text;
+        note_reference(at, text);
         return true;
       }
       case value_kind::array: {
         if (!in.is_array()) return wrong(v, at);
         if (in.size() > max_array_items)
-          return fail(at, at.path + " must have at most " + std::to_string(max_array_items) + " items");
-        if (in.size() < v.min_items) return fail(at, at.path + " must not be empty");
-        out = json::array();
-        for (std::size_t i = 0; i < in.size(); ++i) {
-          json item;
-          if (!value(*v.items, in[i], item, at.item(i))) return false;
-          out.push_back(std::move(item));
-        }
+          return fail(at, at.path() + " must have at most " + std::to_string(max_array_items) + " items");
+        if (in.size() < v.min_items) return fail(at, at.path() + " must not be empty");
+        for (std::size_t i = 0; i < io.size(); ++i)
+          if (!value(*v.items, io[i], at.item(i))) return false;
         return true;
       }
       case value_kind::object:
         if (!in.is_object()) return wrong(v, at);
-        return object(v.members, v.time_order, in, out, at, noun_of(at));
+        return object(v.members, v.time_order, io, at, noun_source{});
       case value_kind::tagged: {
         if (!in.is_object()) return wrong(v, at);
         std::vector<std::string> tags;
@@ -298,13 +324,12 @@ class validator {
         const location tag_at = at.member(v.tag);
         const auto tag = in.find(v.tag);
         if (tag == in.end() || tag->is_null())
-          return fail(tag_at, tag_at.path + " is required: one of " + join(tags, ", "));
+          return fail(tag_at, tag_at.path() + " is required: one of " + join(tags, ", "));
         for (const auto& variant : v.variants) {
           if (tag->is_string() && tag->get_ref<const std::string&>() == variant.tag_value)
-            return object(variant.members, {}, in, out, at,
-                          noun_of(at) + " of " + v.tag + " " + variant.tag_value);
+            return object(variant.members, {}, io, at, noun_source{{}, v.tag, variant.tag_value});
         }
-        return fail(tag_at, tag_at.path + " must be one of " + join(tags, ", "));
+        return fail(tag_at, tag_at.path() + " must be one of " + join(tags, ", "));
       }
     }
     return wrong(v, at);
@@ -312,42 +337,51 @@ class validator {
 
   // After the shape is known good: every reference must name a live resource.
   bool references() {
-    for (const auto& p : pending_) {
-      if (references_.alive(p.key)) continue;
-      const auto slash = p.key.find('/');
-      return fail(p.at, p.at.path + " names " + p.key + ", which is not a live " + p.key.substr(0, slash));
-    }
-    return true;
+    if (!first_dead_) return true;
+    const auto& d = *first_dead_;
+    const auto slash = d.key.find('/');
+    return fail(d.pointer, d.path + " names " + d.key + ", which is not a live " + d.key.substr(0, slash));
   }
 
  private:
-  struct pending_reference {
-    location at;
+  struct dead_reference {
+    std::string pointer;
+    std::string path;
     std::string key;
   };
 
+  // Liveness is looked up as references are met (the lookup is pure), but a
+  // dead one is reported only once the whole shape is good: the first one
+  // met is kept, with its location rendered while the location exists.
+  void note_reference(const location& at, std::string_view key) {
+    if (!first_dead_ && !references_.alive(key))
+      first_dead_ = dead_reference{at.pointer(), at.path(), std::string(key)};
+  }
+
   // "an item of cpus" for cpus[0], "constraints" for an object member.
   static std::string noun_of(const location& at) {
-    if (!at.path.empty() && at.path.back() == ']') {
-      const auto bracket = at.path.rfind('[');
-      const auto dot = at.path.rfind('.', bracket);
-      return "an item of " + at.path.substr(dot == std::string::npos ? 0 : dot + 1,
-                                            bracket - (dot == std::string::npos ? 0 : dot + 1));
+    const std::string path = at.path();
+    if (!path.empty() && path.back() == ']') {
+      const auto bracket = path.rfind('[');
+      const auto dot = path.rfind('.', bracket);
+      return "an item of " + path.substr(dot == std::string::npos ? 0 : dot + 1,
+                                         bracket - (dot == std::string::npos ? 0 : dot + 1));
     }
-    return at.path;
+    return path;
   }
 
   bool wrong(const value_spec& v, const location& at) {
-    return fail(at, at.path + " must be " + accepted(v));
+    return fail(at, at.path() + " must be " + accepted(v));
   }
 
-  bool fail(const location& at, std::string message) {
-    failure = violation{422, "validation_failed", std::move(message), at.pointer};
+  bool fail(const location& at, std::string message) { return fail(at.pointer(), std::move(message)); }
+  bool fail(std::string pointer, std::string message) {
+    failure = violation{422, "validation_failed", std::move(message), std::move(pointer)};
     return false;
   }
 
   const reference_lookup& references_;
-  std::vector<pending_reference> pending_;
+  std::optional<dead_reference> first_dead_;
 };
 
 violation refuse(int status, std::string code, std::string message, std::string field = {}) {
@@ -356,7 +390,7 @@ violation refuse(int status, std::string code, std::string message, std::string 
 
 }  // namespace
 
-validation_result validate(const kind_info& kind, std::string_view id, const nlohmann::json& body,
+validation_result validate(const kind_info& kind, std::string_view id, nlohmann::json body,
                            const reference_lookup& references) {
   using result = validation_result;
   try {
@@ -367,11 +401,12 @@ validation_result validate(const kind_info& kind, std::string_view id, const nlo
       return result{std::in_place_index<1>, refuse(400, "bad_json", "the body must be a JSON object")};
     const kind_schema& schema = schema_of(kind);
     validator v(references);
-    json out;
-    if (!v.object(schema.body.members, schema.body.time_order, body, out, location{}, article(kind.kind)) ||
+    const std::string noun = article(kind.kind);
+    if (!v.object(schema.body.members, schema.body.time_order, body, location{},
+                  validator::noun_source{noun}) ||
         !v.references())
       return result{std::in_place_index<1>, std::move(*v.failure)};
-    return result{std::in_place_index<0>, std::move(out)};
+    return result{std::in_place_index<0>, std::move(body)};
   } catch (const std::exception&) {
     // Nothing above throws on any JSON value; this is the last line against
     // an exception escaping into the router (allocation failure aside).

@@ -14,8 +14,8 @@
 //    come from one write of one node; should they ever carry different values
 //    (a bug or a bad peer), the larger value text wins so that merge stays a
 //    lattice join instead of depending on delivery order.
-//  * values are compact JSON text; an empty value means "absent" (a field
-//    removed by a merge patch).
+//  * values are compact JSON text (json_text: 16 bytes, short texts inline);
+//    an empty value means "absent" (a field removed by a merge patch).
 
 #include <cstdint>
 #include <optional>
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "horao/crdt/hlc.hpp"
+#include "horao/crdt/json_text.hpp"
 
 namespace horao::crdt {
 
@@ -34,12 +35,16 @@ using field_id = std::uint32_t;  // id in field_names()
 struct field_entry {
   hlc stamp;
   field_id name = 0;
-  std::string value;  // compact JSON; empty = absent
+  json_text value;  // compact JSON; empty = absent
 
   bool absent() const { return value.empty(); }
   const std::string& name_text() const { return field_names().name(name); }
   friend bool operator==(const field_entry&, const field_entry&) = default;
 };
+
+// A million records of seven fields hold seven million entries: keep them at
+// 40 bytes (16 stamp + 4 name + padding + 16 value).
+static_assert(sizeof(field_entry) <= 40);
 
 // A field given to a write: name and compact JSON value (empty = remove).
 struct field_write {
@@ -73,7 +78,7 @@ class record {
   friend bool operator==(const record&, const record&) = default;
 
  private:
-  void write_field(const hlc& at, field_id name, std::string value);
+  void write_field(const hlc& at, field_id name, std::string_view value);
   void collect_garbage();
 
   hlc created_;

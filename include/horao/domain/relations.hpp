@@ -37,7 +37,6 @@
 
 #include <cstddef>
 #include <limits>
-#include <map>
 #include <optional>
 #include <set>
 #include <span>
@@ -48,6 +47,7 @@
 
 #include "horao/crdt/record.hpp"
 #include "horao/domain/kinds.hpp"
+#include "horao/domain/pointer_table.hpp"
 #include "horao/domain/schema.hpp"
 #include "horao/store/record_store.hpp"
 
@@ -111,42 +111,74 @@ class relation_index {
   std::vector<orphan> orphans(std::string_view after = {}, std::size_t limit = unlimited) const;
 
  private:
-  // Keys of live records are the store's own text (record_store::key_of),
-  // valid until the record is purged, and a record leaves this index when it
-  // dies, before any purge: the index copies no child key. Parent keys may
-  // name nothing in the store, so children_ owns them, once per parent.
-  using key_set = std::set<std::string_view>;
-  using children_map = std::map<std::string, key_set, std::less<>>;
-  // A parent reference as held: `parent` is the key of the parent's entry in
-  // children_ (a std::map key never moves, and the entry lives as long as it
-  // has a child), or null when the reference cannot name anything.
-  struct held_link {
-    const relation* rel;
-    const std::string* parent;
+  // A parent key and its live children. Children are the store's own records
+  // (stored_record addresses never change while the record is held, and a
+  // record leaves this index when it dies, before any purge), so a child
+  // costs one pointer-sized slot here and no key text.
+  struct parent_group {
+    std::string_view key;  // the text of this group's entry in groups_ (empty: unnamed_)
+    pointer_set<const store::stored_record> children;
+  };
+  // What a live child references, one entry per relation of its kind (in
+  // relations_of order): the parent's group, &unnamed_ when the reference
+  // names nothing, null when an optional reference is absent. A kind with
+  // one relation (most of them) keeps that group pointer in the slot itself;
+  // several relations (vm) use an array of that many pointers on the heap.
+  struct link_slot {
+    const void* key = nullptr;  // the child's stored_record
+    void* held = nullptr;       // parent_group* or parent_group*[n]
   };
   // A parent reference as read from a record.
   struct read_link {
     const relation* rel = nullptr;
     std::string key;  // empty: names nothing
+    bool present = false;
   };
 
   void on_change(const store::change& c);
-  // Fills out[0, n) and answers n; `out` only grows, so its strings are reused.
+  // Fills out[i] for each relation i of the record's kind; `out` only grows,
+  // so its strings are reused. Answers the number of relations.
   std::size_t read_links(std::string_view key, const crdt::record& state, std::vector<read_link>& out) const;
-  std::vector<held_link> link(std::string_view child, std::span<const read_link> links);
-  void unlink(std::string_view child, const std::vector<held_link>& links);
-  static bool same(const std::vector<held_link>& held, std::span<const read_link> read);
-  bool missing(const held_link& link) const;
-  void refresh_orphan(std::string_view key);
+  // The groups a link_slot holds, one per relation (empty when it holds
+  // none): a view of the heap array, or of a copy of the one pointer kept in
+  // the slot itself (read as the void* it is stored as, never through a
+  // pointer of another type). Not copyable: it may point at itself.
+  class held_groups {
+   public:
+    held_groups() = default;
+    held_groups(const link_slot& slot, std::size_t relations);
+    held_groups(const held_groups&) = delete;
+    held_groups& operator=(const held_groups&) = delete;
+    parent_group* const* begin() const { return first_; }
+    parent_group* const* end() const { return first_ + size_; }
+    std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    parent_group* operator[](std::size_t i) const { return first_[i]; }
+
+   private:
+    parent_group* one_ = nullptr;
+    parent_group* const* first_ = nullptr;
+    std::size_t size_ = 0;
+  };
+  static bool same(const held_groups& held, std::span<const read_link> read, const parent_group& unnamed);
+  void link(const store::stored_record& child, std::span<const read_link> links);
+  void unlink(const store::stored_record& child, std::size_t relations);
+  parent_group& group_of(std::string_view parent_key);
+  bool missing(const parent_group* group) const;
+  void refresh_orphan(const store::stored_record& child);
+  void release_all();
 
   store::record_store& store_;
   store::record_store::subscription subscription_ = 0;
   // Live child -> its parent references as last seen: what a change must
-  // unlink when a record is re-parented or dies. Keyed by the store's text.
-  std::unordered_map<std::string_view, std::vector<held_link>, store::string_hash> links_;
-  children_map children_;  // parent key -> live children
-  key_set orphans_;
-  std::vector<read_link> scratch_;  // read_links' output, reused
+  // unlink when a record is re-parented or dies.
+  pointer_table<link_slot> links_;
+  // Parent key -> group. Parent keys may name nothing in the store, so the
+  // map owns them, once per parent; node-based, so a group never moves.
+  std::unordered_map<std::string, parent_group, store::string_hash, std::equal_to<>> groups_;
+  parent_group unnamed_;                // children whose reference names nothing
+  std::set<std::string_view> orphans_;  // the store's key text of each orphan
+  std::vector<read_link> scratch_;      // read_links' output, reused
 };
 
 }  // namespace horao::domain

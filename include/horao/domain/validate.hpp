@@ -49,7 +49,9 @@ class reference_lookup {
 
 using validation_result = std::variant<nlohmann::json, violation>;
 
-validation_result validate(const kind_info& kind, std::string_view id, const nlohmann::json& body,
+// Takes the body by value and normalises it in place: a caller that has no
+// further use for it moves it in, and no second tree is built.
+validation_result validate(const kind_info& kind, std::string_view id, nlohmann::json body,
                            const reference_lookup& references);
 
 }  // namespace horao::domain

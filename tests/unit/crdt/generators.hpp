@@ -156,7 +156,7 @@ inline rc::Gen<std::vector<crdt::field_write>> gen_writes(bool absent_allowed) {
 // in a CHECK even when the entry is missing.
 inline std::string value_of(const crdt::record& r, std::string_view name) {
   const auto* e = r.find(name);
-  return e ? e->value : std::string("<no entry>");
+  return e ? e->value.str() : std::string("<no entry>");
 }
 
 // The visible view of a record: name -> value of the present, live fields.
