@@ -15,13 +15,13 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "bench_support.hpp"
 #include "horao/crdt/clock.hpp"
 #include "horao/crdt/digest.hpp"
 #include "horao/crdt/record.hpp"
@@ -84,14 +84,17 @@ void report_rate(const char* what, double operations, const stopwatch& sw, const
 
 // A cost per operation in nanoseconds of CPU time.
 void report_cost(const char* what, double operations, const stopwatch& sw) {
-  std::printf("%-58s %12.0f ns/op cpu  %9.0f wall  (loadavg %s)\n", what, sw.cpu_seconds_since() * 1e9 / operations,
-              sw.wall_seconds() * 1e9 / operations, loadavg().c_str());
+  std::printf("%-58s %12.0f ns/op cpu  %9.0f wall  (loadavg %s)\n", what,
+              sw.cpu_seconds_since() * 1e9 / operations, sw.wall_seconds() * 1e9 / operations,
+              loadavg().c_str());
   std::fflush(stdout);
 }
 
 // ---- server-like records: 15 fields, as domain/ would store them -------------
 
-std::string json_text(std::string_view s) { return nlohmann::json(s).dump(); }
+std::string json_text(std::string_view s) {
+  return nlohmann::json(s).dump();
+}
 
 std::vector<crdt::field_write> server_fields(std::size_t i) {
   const std::size_t cab = i / 40;
@@ -103,8 +106,9 @@ std::vector<crdt::field_write> server_fields(std::size_t i) {
   f.push_back({"status", i % 50 == 0 ? "\"down\"" : "\"up\""});
   f.push_back({"serial_number", json_text("SN" + std::to_string(100000000 + i * 7919 % 900000000))});
   f.push_back({"model", "\"PowerEdge R7625\""});
-  f.push_back({"cpus",
-               R"([{"cores":64,"model":"EPYC 9554","clock_ghz":3.1},{"cores":64,"model":"EPYC 9554","clock_ghz":3.1}])"});
+  f.push_back(
+      {"cpus",
+       R"([{"cores":64,"model":"EPYC 9554","clock_ghz":3.1},{"cores":64,"model":"EPYC 9554","clock_ghz":3.1}])"});
   f.push_back({"ram", R"([{"size_gb":256},{"size_gb":256}])"});
   f.push_back({"accelerators", i % 4 == 0 ? R"([{"model":"H100"},{"model":"H100"}])" : "[]"});
   f.push_back({"networks", R"(["net-mgmt-1","net-hsn-)" + std::to_string(i % 8) + "\"]"});
@@ -177,10 +181,7 @@ std::vector<remote_change> small_changes(std::size_t count, std::size_t first_id
   return out;
 }
 
-struct fixed_time final : crdt::time_source {
-  std::int64_t now = 1'790'000'000'000'000;  // 2026-09
-  std::int64_t now_us() const override { return now; }
-};
+constexpr std::int64_t bench_start_us = 1'790'000'000'000'000;  // 2026-09
 
 std::size_t records_env() {
   if (const char* s = std::getenv("BENCH_RECORDS")) return std::strtoull(s, nullptr, 10);
@@ -212,9 +213,11 @@ void bench_memory(std::size_t n) {
   const double rss_bytes = static_cast<double>(after - before) * 1024.0;
   std::printf("VmRSS before %ld KiB, after %ld KiB\n", before, after);
   report("resident memory growth per record", rss_bytes / n, "bytes");
-  report("compact API JSON per record (kind, id, fields, meta)", static_cast<double>(json_bytes) / n, "bytes");
+  report("compact API JSON per record (kind, id, fields, meta)", static_cast<double>(json_bytes) / n,
+         "bytes");
   report("field values alone per record", static_cast<double>(value_bytes) / n, "bytes");
-  std::printf("%-58s %14.2f x\n", "ratio resident / compact API JSON", rss_bytes / static_cast<double>(json_bytes));
+  std::printf("%-58s %14.2f x\n", "ratio resident / compact API JSON",
+              rss_bytes / static_cast<double>(json_bytes));
   std::printf("example: %s\n", api_json(server_key(1), *store.find(server_key(1))).c_str());
 }
 
@@ -247,7 +250,7 @@ void bench_local_writes(std::size_t n) {
 
 void bench_merges(std::size_t n) {
   std::printf("\n== merges of small remote records (3 fields), %zu per run ==\n", n);
-  fixed_time time;
+  bench::manual_time time(bench_start_us);
   crdt::hybrid_clock clock(*crdt::node_names().intern("dc-ams"), time);
   store::record_store store(clock);
   const auto peer = *crdt::node_names().intern("dc-fra");
@@ -289,7 +292,8 @@ void bench_merges(std::size_t n) {
   // Listings: the first one sorts the records that came alive since the
   // last listing into the per-kind index (deferred from the merges above),
   // the second one is a plain ordered scan; then pages of 100 from cursors.
-  for (const char* what : {"first for_each_alive after the merges (sorts them in)", "for_each_alive over one kind"}) {
+  for (const char* what :
+       {"first for_each_alive after the merges (sorts them in)", "for_each_alive over one kind"}) {
     sw = stopwatch{};
     std::size_t listed = 0;
     store.for_each_alive("vm", "", [&](std::string_view id, const store::stored_record&) {
@@ -328,18 +332,20 @@ void bench_digest(std::size_t n) {
   keep(sum);
   report_cost("hash_record of a small record (3 fields)", static_cast<double>(rounds * small.size()), sw);
 
-  fixed_time time;
+  bench::manual_time time(bench_start_us);
   crdt::hybrid_clock clock(*crdt::node_names().intern("dc-ams"), time);
   store::record_store store(clock);
   const std::size_t servers = std::min<std::size_t>(n, 100'000);
   for (std::size_t i = 0; i < servers; ++i) store.put(server_key(i), server_fields(i));
   std::vector<std::pair<std::string, const crdt::record*>> records;
-  for (std::size_t i = 0; i < servers; ++i) records.emplace_back(server_key(i), &store.find(server_key(i))->state);
+  for (std::size_t i = 0; i < servers; ++i)
+    records.emplace_back(server_key(i), &store.find(server_key(i))->state);
   sw = stopwatch{};
   for (int r = 0; r < rounds; ++r)
     for (const auto& [key, state] : records) sum += crdt::hash_record(key, *state);
   keep(sum);
-  report_cost("hash_record of a server-like record (15 fields)", static_cast<double>(rounds * records.size()), sw);
+  report_cost("hash_record of a server-like record (15 fields)", static_cast<double>(rounds * records.size()),
+              sw);
 }
 
 }  // namespace
@@ -350,10 +356,14 @@ int main(int argc, char** argv) {
   if (sections.empty()) sections = {"memory", "writes", "merge", "digest"};
   std::printf("horao_bench_core: %zu records, loadavg at start %s\n", n, loadavg().c_str());
   for (const auto& s : sections) {
-    if (s == "memory") bench_memory(n);
-    else if (s == "writes") bench_local_writes(std::min<std::size_t>(n, 200'000));
-    else if (s == "merge") bench_merges(n);
-    else if (s == "digest") bench_digest(n);
+    if (s == "memory")
+      bench_memory(n);
+    else if (s == "writes")
+      bench_local_writes(std::min<std::size_t>(n, 200'000));
+    else if (s == "merge")
+      bench_merges(n);
+    else if (s == "digest")
+      bench_digest(n);
     else {
       std::fprintf(stderr, "unknown section '%s' (memory, writes, merge, digest)\n", s.c_str());
       return 2;

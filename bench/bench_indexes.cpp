@@ -18,31 +18,19 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "horao/crdt/clock.hpp"
 #include "horao/domain/capacity.hpp"
 #include "horao/domain/relations.hpp"
 #include "horao/store/record_store.hpp"
 
 using namespace horao;
+using bench::clock_type;
+using bench::fields_of;
+using bench::ms_since;
 using nlohmann::json;
-using clock_type = std::chrono::steady_clock;
 
 namespace {
-
-struct fake_time final : crdt::time_source {
-  std::int64_t now = 1'700'000'000'000'000;
-  std::int64_t now_us() const override { return now; }
-};
-
-std::vector<crdt::field_write> fields_of(const json& body) {
-  std::vector<crdt::field_write> out;
-  for (auto it = body.begin(); it != body.end(); ++it) out.push_back({it.key(), it.value().dump()});
-  return out;
-}
-
-double ms_since(clock_type::time_point start) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
-}
 
 double heap_mib() {
   return static_cast<double>(mallinfo2().uordblks) / (1024.0 * 1024.0);
@@ -59,7 +47,7 @@ double mapped_mib() {
 int main(int argc, char** argv) {
   const int servers = argc > 1 ? std::atoi(argv[1]) : 1'000'000;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 2;
-  fake_time time;
+  bench::manual_time time(1'700'000'000'000'000);
   crdt::hybrid_clock hlc(*crdt::node_names().intern("bench"), time);
   store::record_store store(hlc);
   auto put = [&](const std::string& key, const json& body) {

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "horao/api/router.hpp"
 #include "horao/api/scheduler_service.hpp"
 #include "horao/crdt/clock.hpp"
@@ -29,28 +30,15 @@
 #include "horao/store/record_store.hpp"
 
 using namespace horao;
+using bench::clock_type;
+using bench::fields_of;
+using bench::ms_since;
 using nlohmann::json;
-using clock_type = std::chrono::steady_clock;
 
 namespace {
 
 constexpr std::int64_t hour_us = 3'600'000'000LL;
 constexpr std::int64_t t0 = 1'796'083'200'000'000LL;  // 2026-12-01T00:00:00Z
-
-struct fake_time : crdt::time_source {
-  std::int64_t now = t0;
-  std::int64_t now_us() const override { return now; }
-};
-
-std::vector<crdt::field_write> fields_of(const json& body) {
-  std::vector<crdt::field_write> out;
-  for (auto it = body.begin(); it != body.end(); ++it) out.push_back({it.key(), it.value().dump()});
-  return out;
-}
-
-double ms_since(clock_type::time_point start) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
-}
 
 // This thread's CPU time in microseconds.
 double cpu_us() {
@@ -87,7 +75,7 @@ int main(int argc, char** argv) {
   const int decisions = argc > 3 ? std::atoi(argv[3]) : 2'000;
   std::mt19937_64 rng(42);
 
-  fake_time time;
+  bench::manual_time time(t0);
   crdt::hybrid_clock hlc(*crdt::node_names().intern("bench"), time);
   store::record_store store(hlc);
   // The capacity index and the scheduler as the daemon wires them (one

@@ -85,16 +85,7 @@ nginx -c "$work/nginx.conf" -p "$work" &
 nginx_pid=$!
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$nginx_port/v1/servers/s-00042" >/dev/null 2>&1 && break; sleep 0.05; done
 
-cat >"$work/put.lua" <<'LUA'
-local counter = 0
-local body = '{"cabinet":"cab1","serial_number":"SN1","model":"R7625","status":"up",' ..
-  '"cpus":[{"cores":64,"model":"EPYC 9554","clock_ghz":3.1}],"ram":[{"size_gb":512}]}'
-request = function()
-  counter = counter + 1
-  return wrk.format("PUT", "/v1/servers/w-" .. tostring(math.random(1, 1000000000)) .. "-" .. counter,
-                    {["Content-Type"] = "application/json"}, body)
-end
-LUA
+cp "$here/put_server.lua" "$work/put.lua"
 cat >"$work/report.lua" <<'LUA'
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %.0f %.3f %.3f %.3f %d\n", summary.requests / (summary.duration / 1e6),

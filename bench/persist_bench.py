@@ -9,7 +9,7 @@ Redis runs as scripts/run-local.sh configures it: a unix socket, AOF on
 (`appendonly yes`, `appendfsync everysec`), no RDB snapshots, in a temporary
 directory. horaod runs with PERSIST=sync against it.
 
-put   PUT of a server record with distinct ids (wrk, the script of
+put   PUT of a server record with distinct ids (wrk, bench/put_server.lua as in
       bench/http_bench.sh) at 1 and 32 connections, next to
       `redis-benchmark -t set` at 1 and 32 connections with -d equal to the
       stored size of one such record, against the same Redis, in the same run.
@@ -35,22 +35,15 @@ import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
-PUT_LUA = r"""
-local counter = 0
-local body = '{"cabinet":"cab1","serial_number":"SN1","model":"R7625","status":"up",' ..
-  '"cpus":[{"cores":64,"model":"EPYC 9554","clock_ghz":3.1}],"ram":[{"size_gb":512}]}'
-request = function()
-  counter = counter + 1
-  return wrk.format("PUT", "/v1/servers/w-" .. tostring(math.random(1, 1000000000)) .. "-" .. counter,
-                    {["Content-Type"] = "application/json"}, body)
-end
+# The request generator of bench/put_server.lua (shared with http_bench.sh) and this reporter.
+PUT_LUA = open(os.path.join(ROOT, "bench", "put_server.lua")).read() + r"""
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %.0f %.3f %.3f %.3f %d %d\n", summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency:percentile(99.9) / 1000,
     summary.errors.status, summary.errors.timeout))
 end
 """
-# The record the wrk script writes, for its stored size.
+# The record bench/put_server.lua writes, for its stored size.
 PUT_BODY = {"cabinet": "cab1", "serial_number": "SN1", "model": "R7625", "status": "up",
             "cpus": [{"cores": 64, "model": "EPYC 9554", "clock_ghz": 3.1}], "ram": [{"size_gb": 512}]}
 

@@ -82,6 +82,15 @@ std::vector<json> changes_since(fixture& f, std::uint64_t since, options o = {})
   return body_of(r)["changes"].get<std::vector<json>>();
 }
 
+// Servers big0 .. big(n-1) in cab1, each with a 900-byte model: about a
+// kilobyte of log apiece, so a few hundred make a replay span several chunks.
+void put_big_servers(fixture& f, int n) {
+  const json model(std::string(900, 'm'));
+  for (int i = 0; i < n; ++i)
+    REQUIRE(f.put("/v1/servers/big" + std::to_string(i), {{"cabinet", "cab1"}, {"model", model}}).status ==
+            201);
+}
+
 }  // namespace
 
 TEST_CASE("a plain GET of /v1/watch is 426 with Upgrade and bad parameters are 400 first") {
@@ -214,10 +223,7 @@ TEST_CASE("a live feed without since starts at the current sequence and sees eve
 TEST_CASE("a replay of a big log comes in bounded chunks and misses nothing") {
   fixture f;
   f.seed();
-  const json model(std::string(900, 'm'));
-  for (int i = 0; i < 1500; ++i)
-    REQUIRE(f.put("/v1/servers/big" + std::to_string(i), {{"cabinet", "cab1"}, {"model", model}}).status ==
-            201);
+  put_big_servers(f, 1500);
   api::watch_hub hub(f.router->context());
   auto feed = hub.open(admitted(f, "/v1/watch?since=0&kind=server"));
   std::size_t most_queued = 0;
@@ -338,10 +344,7 @@ TEST_CASE("feeds outlive a hub that goes first and never touch the store again")
 TEST_CASE("a replay overtaken by a tombstone purge ends with resync") {
   fixture f;
   f.seed();
-  const json model(std::string(900, 'm'));
-  for (int i = 0; i < 600; ++i)
-    REQUIRE(f.put("/v1/servers/big" + std::to_string(i), {{"cabinet", "cab1"}, {"model", model}}).status ==
-            201);
+  put_big_servers(f, 600);
   api::watch_hub hub(f.router->context());
   auto feed = hub.open(admitted(f, "/v1/watch?since=1"));
   // Take the first chunk (600 KiB of log: more than one chunk is left).
@@ -362,10 +365,7 @@ TEST_CASE("a replay overtaken by a tombstone purge ends with resync") {
 TEST_CASE("a replay from 0 over a store purged before the watch began runs to the end") {
   fixture f;
   f.seed();
-  const json model(std::string(900, 'm'));
-  for (int i = 0; i < 600; ++i)
-    REQUIRE(f.put("/v1/servers/big" + std::to_string(i), {{"cabinet", "cab1"}, {"model", model}}).status ==
-            201);
+  put_big_servers(f, 600);
   // The newest change is a purged deletion: every other change of the log
   // lies below what the log can replay "without a gap".
   REQUIRE(f.call("DELETE", "/v1/disks/d1").status == 204);
