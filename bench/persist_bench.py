@@ -321,6 +321,7 @@ def main():
     p.add_argument("--redis-socket", help="load section: restart against this already filled Redis "
                                          "(unix socket) instead of filling a new one")
     args = p.parse_args()
+    args.build = os.path.abspath(args.build)  # the daemon runs with the work directory as cwd
     for tool in ("redis-server", "redis-cli", "redis-benchmark", "wrk"):
         if not shutil.which(tool):
             sys.exit(f"persist_bench: {tool} is not installed")

@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ccache pkg-config git
   libboost1.81-dev libhiredis-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libssl-dev libsystemd-dev
+  libssl-dev libsystemd-dev libgoogle-perftools-dev
   catch2 librapidcheck-dev
   redis-server redis-tools
   python3 python3-pytest python3-requests python3-websockets

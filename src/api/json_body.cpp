@@ -4,27 +4,58 @@
 #include <vector>
 
 #include "horao/api/text.hpp"
-#include "horao/crdt/bounded_json.hpp"
 
 namespace horao::api {
 
 using nlohmann::json;
 
-std::variant<json, api_error> parse_json(std::string_view text, std::size_t max_depth) {
-  crdt::bounded_json_builder builder({.max_depth = max_depth});
-  bool ok = false;
+std::variant<crdt::json_tape, api_error> parse_json_tape(std::string_view text, std::size_t max_depth) {
   try {
-    ok = json::sax_parse(text.begin(), text.end(), &builder, json::input_format_t::json, true);
+    auto parsed = crdt::json_tape::parse(text, max_depth);
+    if (auto* e = std::get_if<crdt::json_tape_error>(&parsed))
+      return api_error{400, "bad_json", "body is not valid JSON: " + e->message, ""};
+    return std::move(std::get<crdt::json_tape>(parsed));
   } catch (const std::exception& e) {
-    // Defensive: the SAX parser reports errors through parse_error(), but an
-    // allocation failure on a hostile body must still not escape.
+    // An allocation failure on a hostile body must not escape.
     return api_error{400, "bad_json", std::string("body is not valid JSON: ") + e.what(), ""};
   }
-  if (!ok) {
-    const std::string why = builder.error().empty() ? "body is not valid JSON" : builder.error();
-    return api_error{400, "bad_json", "body is not valid JSON: " + why, ""};
+}
+
+json to_json(const crdt::json_tape& tape, std::uint32_t node) {
+  const crdt::json_node& n = tape[node];
+  switch (n.type) {
+    case crdt::json_type::null: return nullptr;
+    case crdt::json_type::boolean: return n.boolean;
+    case crdt::json_type::integer: return n.integer;
+    case crdt::json_type::unsigned_integer: return n.unsigned_integer;
+    case crdt::json_type::floating: return n.floating;
+    case crdt::json_type::string: return std::string(tape.string(node));
+    case crdt::json_type::array: {
+      json out = json::array();
+      out.get_ref<json::array_t&>().reserve(n.count);
+      // Recursion is bounded by the tape's depth, which parsing bounded.
+      tape.for_each_item(node, [&](std::uint32_t item) { out.push_back(to_json(tape, item)); });
+      return out;
+    }
+    case crdt::json_type::object: {
+      json out = json::object();
+      tape.for_each_member(node, [&](std::uint32_t name, std::uint32_t value) {
+        out.emplace(std::string(tape.string(name)), to_json(tape, value));
+      });
+      return out;
+    }
   }
-  return std::move(builder.result());
+  return nullptr;
+}
+
+std::variant<json, api_error> parse_json(std::string_view text, std::size_t max_depth) {
+  auto parsed = parse_json_tape(text, max_depth);
+  if (auto* e = std::get_if<api_error>(&parsed)) return std::move(*e);
+  try {
+    return to_json(std::get<crdt::json_tape>(parsed));
+  } catch (const std::exception& e) {
+    return api_error{400, "bad_json", std::string("body is not valid JSON: ") + e.what(), ""};
+  }
 }
 
 bool is_json_media_type(std::string_view content_type, bool merge_patch) {

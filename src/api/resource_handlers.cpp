@@ -85,25 +85,37 @@ void put_resource(router_context& ctx, exchange& ex) {
   const std::string_view id = ex.route.id;
   if (auto e = require_json(ex.req)) return refuse(ex, *e);
   if (auto e = writes_refused(ctx)) return refuse(ex, *e);
-  auto body = object_body(ex.req);
-  if (auto* e = std::get_if<api_error>(&body)) return refuse(ex, *e);
+  // The body is read into a flat tape and validated from it: no JSON tree on
+  // this path (the daemon's busiest write).
+  auto parsed = parse_json_tape(ex.req.body);
+  if (auto* e = std::get_if<api_error>(&parsed)) return refuse(ex, *e);
+  crdt::json_tape& body = std::get<crdt::json_tape>(parsed);
+  if (body[crdt::json_tape::root].type != crdt::json_type::object)
+    return refuse(ex, api_error{400, "bad_json", "the body must be a JSON object", ""});
 
   const std::string key = domain::make_key(kind.kind, id);
   const store::stored_record* live = ctx.store.find_alive(key);
   // Before validation: a tenant must not learn about others' data from 422s.
   if (live && !may_write(ex.who, kind.kind, tenant_json_of(live->state)))
     return refuse(ex, forbidden("this token may not replace " + key));
-  if (!may_write(ex.who, kind.kind, tenant_json_of(std::get<json>(body))))
+  if (!may_write(ex.who, kind.kind, tenant_json_of(body, crdt::json_tape::root)))
     return refuse(ex,
                   forbidden("this token may only write its own tenant's " + std::string(kind.collection)));
   if (!if_match_satisfied(ex.req.if_match, live)) return refuse(ex, precondition_failed(live));
 
-  auto prepared = prepare_body(kind, id, std::move(std::get<json>(body)), store_references(ctx.store));
+  auto prepared = prepare_body(kind, id, body, store_references(ctx.store));
   if (auto* e = std::get_if<api_error>(&prepared)) return refuse(ex, *e);
-  json& normalised = std::get<json>(prepared);
-  if (auto e = admit(ctx, ex, id, normalised, /*is_patch=*/false)) return refuse(ex, *e);
+  const domain::normalised_body& normalised = std::get<domain::normalised_body>(prepared);
+  std::vector<crdt::field_write> writes;
+  if (kind.kind == "reservation") {
+    // The scheduler reads and completes (a dynamic start) the body as a tree.
+    json tree = normalised.to_json();
+    if (auto e = admit(ctx, ex, id, tree, /*is_patch=*/false)) return refuse(ex, *e);
+    writes = put_writes(tree);
+  } else {
+    writes = normalised.writes();
+  }
 
-  const auto writes = put_writes(normalised);
   const auto result = ctx.store.put(key, writes);
   response ok = resource_response(ctx, result.created ? 201 : 200, kind.kind, id, *result.entry);
   if (result.created)

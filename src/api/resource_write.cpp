@@ -13,6 +13,10 @@ std::string dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+api_error refusal(domain::violation v, std::string_view pointer) {
+  return api_error{v.status, std::move(v.code), std::move(v.message), std::string(pointer) + v.field};
+}
+
 }  // namespace
 
 std::optional<api_error> strip_daemon_members(const domain::kind_info& kind, std::string_view id, json& body,
@@ -39,14 +43,47 @@ std::optional<api_error> strip_daemon_members(const domain::kind_info& kind, std
   return std::nullopt;
 }
 
+std::optional<api_error> strip_daemon_members(const domain::kind_info& kind, std::string_view id,
+                                              crdt::json_tape& tape, std::uint32_t body) {
+  if (tape[body].type != crdt::json_type::object) return std::nullopt;  // validate() refuses it
+  const auto is_string = [&](std::uint32_t node) { return tape[node].type == crdt::json_type::string; };
+  // In the order the tree version checks them; each value node follows its name node.
+  if (const auto v = tape.find_member(body, "id"); v != crdt::json_tape::npos) {
+    if (!is_string(v) || tape.string(v) != id)
+      return api_error{400, "invalid_id", "the body's id differs from the id in the path", "/id"};
+    tape.erase_member(v - 1);
+  }
+  if (const auto v = tape.find_member(body, "kind"); v != crdt::json_tape::npos) {
+    if (!is_string(v) || tape.string(v) != kind.kind)
+      return api_error{422, "validation_failed",
+                       "kind must be \"" + std::string(kind.kind) + "\" (set by the daemon)", "/kind"};
+    tape.erase_member(v - 1);
+  }
+  if (const auto v = tape.find_member(body, "meta"); v != crdt::json_tape::npos) {
+    if (tape[v].type != crdt::json_type::object)
+      return api_error{422, "validation_failed", "meta is set by the daemon; when given it must be an object",
+                       "/meta"};
+    tape.erase_member(v - 1);
+  }
+  return std::nullopt;
+}
+
 std::variant<json, api_error> prepare_body(const domain::kind_info& kind, std::string_view id, json body,
                                            const domain::reference_lookup& references,
                                            std::string_view pointer) {
   if (auto refused = strip_daemon_members(kind, id, body, pointer)) return *refused;
-  auto result = domain::validate(kind, id, std::move(body), references);
-  if (auto* v = std::get_if<domain::violation>(&result))
-    return api_error{v->status, std::move(v->code), std::move(v->message), std::string(pointer) + v->field};
+  auto result = domain::validate(kind, id, body, references);
+  if (auto* v = std::get_if<domain::violation>(&result)) return refusal(std::move(*v), pointer);
   return std::move(std::get<json>(result));
+}
+
+std::variant<domain::normalised_body, api_error> prepare_body(const domain::kind_info& kind, std::string_view id,
+                                                              crdt::json_tape& tape,
+                                                              const domain::reference_lookup& references) {
+  if (auto refused = strip_daemon_members(kind, id, tape, crdt::json_tape::root)) return *refused;
+  auto result = domain::validate(kind, id, tape, crdt::json_tape::root, references);
+  if (auto* v = std::get_if<domain::violation>(&result)) return refusal(std::move(*v), {});
+  return std::move(std::get<domain::normalised_body>(result));
 }
 
 std::vector<crdt::field_write> put_writes(const json& normalised) {
@@ -96,6 +133,15 @@ void answer_when_durable(router_context& ctx, std::uint64_t seq, response ok, re
                          "the write could not be confirmed as persisted, so its outcome is unknown: read the "
                          "resource back or retry (PUT and DELETE are idempotent)"));
   });
+}
+
+std::string tenant_json_of(const crdt::json_tape& tape, std::uint32_t body) {
+  if (tape[body].type != crdt::json_type::object) return {};
+  const std::uint32_t tenant = tape.find_member(body, "tenant");
+  if (tenant == crdt::json_tape::npos || tape[tenant].type == crdt::json_type::null) return {};
+  std::string text;
+  crdt::append_canonical(tape, tenant, text);
+  return text;
 }
 
 std::string tenant_json_of(const json& body) {

@@ -1,6 +1,7 @@
 #include "horao/crdt/bounded_json.hpp"
 
 #include "horao/crdt/symbol_table.hpp"
+#include "horao/crdt/utf8.hpp"
 
 namespace horao::crdt {
 

@@ -1,4 +1,5 @@
 #include "horao/crdt/codec.hpp"
+#include "horao/crdt/utf8.hpp"
 
 #include <limits>
 

@@ -5,6 +5,7 @@
 
 #include "horao/crdt/canonical_json.hpp"
 #include "horao/crdt/codec.hpp"
+#include "horao/crdt/utf8.hpp"
 
 namespace horao::crdt {
 namespace {

@@ -76,7 +76,11 @@ field_spec required(std::string name, value_spec value) {
 }
 
 field_spec defaulted(std::string name, value_spec value, json default_value) {
-  return {.name = std::move(name), .value = std::move(value), .default_value = std::move(default_value)};
+  std::string text = default_value.dump();
+  return {.name = std::move(name),
+          .value = std::move(value),
+          .default_value = std::move(default_value),
+          .default_text = std::move(text)};
 }
 
 field_spec read_only(std::string name, value_spec value) {

@@ -1,55 +1,28 @@
 #include "horao/domain/validate.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <vector>
 
 #include "horao/crdt/hlc.hpp"
+#include "horao/crdt/utf8.hpp"
 #include "horao/domain/schema.hpp"
 
 namespace horao::domain {
 namespace {
 
 using nlohmann::json;
+using crdt::json_tape;
+using crdt::json_type;
+using crdt::utf8_sequence_length;
+using crdt::valid_utf8;
 
 constexpr std::string_view id_pattern = "[A-Za-z0-9][A-Za-z0-9._-]{0,127}";
 // Longest piece of client text (an unknown member's name) quoted in a message.
 constexpr std::size_t max_quoted_bytes = 64;
-
-// Length of the valid UTF-8 sequence starting at s[i], 0 when invalid.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = byte(i);
-  if (c < 0x80) return 1;
-  std::size_t n = 0;
-  unsigned min = 0;
-  if ((c & 0xE0) == 0xC0)
-    n = 2, min = 0x80;
-  else if ((c & 0xF0) == 0xE0)
-    n = 3, min = 0x800;
-  else if ((c & 0xF8) == 0xF0)
-    n = 4, min = 0x10000;
-  else
-    return 0;
-  if (i + n > s.size()) return 0;
-  unsigned cp = c & (0x7F >> n);
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (byte(i + k) & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
-bool valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const std::size_t n = utf8_sequence(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
 
 // Client text made safe to put in an error body: invalid bytes become U+FFFD
 // (the error is serialised as JSON, which must be UTF-8), and when `max` is
@@ -57,7 +30,7 @@ bool valid_utf8(std::string_view s) {
 std::string printable(std::string_view s, std::size_t max = std::string_view::npos) {
   std::string out;
   for (std::size_t i = 0; i < s.size();) {
-    const std::size_t n = utf8_sequence(s, i);
+    const std::size_t n = utf8_sequence_length(s, i);
     if (out.size() + std::max<std::size_t>(n, 3) > max) {
       out += "...";
       break;
@@ -175,9 +148,26 @@ std::string accepted(const value_spec& v) {
   return "a valid value";
 }
 
-class validator {
+
+bool is_null(const json_tape& tape, std::uint32_t node) { return tape[node].type == json_type::null; }
+bool is_string(const json_tape& tape, std::uint32_t node) { return tape[node].type == json_type::string; }
+bool is_integer(const json_tape& tape, std::uint32_t node) {
+  return tape[node].type == json_type::integer || tape[node].type == json_type::unsigned_integer;
+}
+bool is_number(const json_tape& tape, std::uint32_t node) {
+  return is_integer(tape, node) || tape[node].type == json_type::floating;
+}
+// An integer node as int64 (is_integer() and, when unsigned, <= INT64_MAX).
+std::int64_t integer_of(const json_tape& tape, std::uint32_t node) {
+  const auto& n = tape[node];
+  return n.type == json_type::integer ? n.integer : static_cast<std::int64_t>(n.unsigned_integer);
+}
+
+// First pass: checks a body against its schema, in the order the refusals
+// are documented, and keeps the first refusal.
+class checker {
  public:
-  explicit validator(const reference_lookup& references) : references_(references) {}
+  checker(const json_tape& tape, const reference_lookup& references) : tape_(tape), references_(references) {}
 
   std::optional<violation> failure;
 
@@ -198,107 +188,94 @@ class validator {
   };
 
   bool object(const std::vector<field_spec>& members,
-              const std::vector<std::pair<std::string, std::string>>& time_order, json& io,
+              const std::vector<std::pair<std::string, std::string>>& time_order, std::uint32_t node,
               const location& at, const noun_source& noun) {
-    for (const auto& [name, value] : io.items()) {
-      if (std::none_of(members.begin(), members.end(),
-                       [&name = name](const field_spec& f) { return f.name == name; })) {
+    bool known = true;
+    tape_.for_each_member(node, [&](std::uint32_t name_node, std::uint32_t) {
+      if (!known) return;
+      const std::string_view name = tape_.string(name_node);
+      if (std::none_of(members.begin(), members.end(), [&](const field_spec& f) { return f.name == name; })) {
         std::vector<std::string> names;
         for (const auto& f : members) names.push_back(f.name);
-        return fail(at.member(name), "unknown field " + printable(at.member(name).path(), max_quoted_bytes) +
-                                         "; " + noun.render(at) + " has " + join(names, ", "));
+        known = fail(at.member(name), "unknown field " + printable(at.member(name).path(), max_quoted_bytes) +
+                                          "; " + noun.render(at) + " has " + join(names, ", "));
       }
-    }
-    // Every member is now one of `members`: normalise them where they are.
+    });
+    if (!known) return false;
     for (const auto& f : members) {
-      const auto it = io.find(f.name);
-      if (f.read_only) {  // computed by the daemon: accepted, dropped
-        if (it != io.end()) io.erase(it);
-        continue;
-      }
+      if (f.read_only) continue;  // computed by the daemon: accepted, dropped
+      const std::uint32_t member = tape_.find_member(node, f.name);
       // null is absence: what a merge patch or a client's optional field means by it.
-      if (it == io.end() || it->is_null()) {
+      if (member == json_tape::npos || is_null(tape_, member)) {
         if (f.required)
           return fail(at.member(f.name), at.member(f.name).path() + " is required: " + accepted(f.value));
-        if (it != io.end()) io.erase(it);
-        if (f.default_value) io[f.name] = *f.default_value;
         continue;
       }
-      if (!value(f.value, *it, at.member(f.name))) return false;
+      if (!value(f.value, member, at.member(f.name))) return false;
     }
     for (const auto& [earlier, later] : time_order) {
-      const auto a = io.find(earlier);
-      const auto b = io.find(later);
-      if (a == io.end() || b == io.end()) continue;
-      const auto ta = crdt::parse_time_us(a->get_ref<const std::string&>());
-      const auto tb = crdt::parse_time_us(b->get_ref<const std::string&>());
+      const std::uint32_t a = tape_.find_member(node, earlier);
+      const std::uint32_t b = tape_.find_member(node, later);
+      if (a == json_tape::npos || b == json_tape::npos || is_null(tape_, a) || is_null(tape_, b)) continue;
+      const auto ta = crdt::parse_time_us(tape_.string(a));
+      const auto tb = crdt::parse_time_us(tape_.string(b));
       if (ta && tb && *tb <= *ta)
-        return fail(at.member(later),
-                    at.member(later).path() + " must be after " + at.member(earlier).path());
+        return fail(at.member(later), at.member(later).path() + " must be after " + at.member(earlier).path());
     }
     return true;
   }
 
-  // Checks `io` against `v` and normalises it in place (the body is the
-  // caller's to change: no second tree is built).
-  bool value(const value_spec& v, json& io, const location& at) {
-    const json& in = io;
+  bool value(const value_spec& v, std::uint32_t node, const location& at) {
     switch (v.kind) {
       case value_kind::string: {
-        if (!in.is_string()) return wrong(v, at);
-        const auto& s = in.get_ref<const std::string&>();
+        if (!is_string(tape_, node)) return wrong(v, at);
+        const std::string_view s = tape_.string(node);
         if (s.size() < v.min_length || s.size() > max_string_bytes) return wrong(v, at);
         if (!valid_utf8(s)) return fail(at, at.path() + " must be valid UTF-8");
         return true;
       }
       case value_kind::integer: {
         // A float (2.5, 1e300, even 2.0) is refused: integers are counts.
-        if (!in.is_number_integer()) return wrong(v, at);
-        if (in.is_number_unsigned()) {
-          const auto u = in.get<std::uint64_t>();
-          if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return wrong(v, at);
-        }
-        const auto n = in.get<std::int64_t>();
+        if (!is_integer(tape_, node)) return wrong(v, at);
+        if (tape_[node].type == json_type::unsigned_integer &&
+            tape_[node].unsigned_integer > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+          return wrong(v, at);
+        const std::int64_t n = integer_of(tape_, node);
         if (n < v.int_min || n > v.int_max) return wrong(v, at);
-        io = n;  // an unsigned JSON integer is stored as int64
         return true;
       }
       case value_kind::number: {
-        if (!in.is_number()) return wrong(v, at);
-        const double d = in.get<double>();
+        if (!is_number(tape_, node)) return wrong(v, at);
+        const double d = tape_.number(node);
         if (!std::isfinite(d)) return wrong(v, at);
         if (v.number_exclusive ? !(d > v.number_min) : !(d >= v.number_min)) return wrong(v, at);
         return true;
       }
       case value_kind::boolean:
-        if (!in.is_boolean()) return wrong(v, at);
+        if (tape_[node].type != json_type::boolean) return wrong(v, at);
         return true;
       case value_kind::enumeration:
-        if (!in.is_string() || std::find(v.choices.begin(), v.choices.end(),
-                                         in.get_ref<const std::string&>()) == v.choices.end())
+        if (!is_string(tape_, node) ||
+            std::find(v.choices.begin(), v.choices.end(), tape_.string(node)) == v.choices.end())
           return wrong(v, at);
         return true;
       case value_kind::time: {
-        if (!in.is_string() || in.get_ref<const std::string&>().size() > max_string_bytes)
-          return wrong(v, at);
-        const auto us = crdt::parse_time_us(in.get_ref<const std::string&>());
+        if (!is_string(tape_, node) || tape_.string(node).size() > max_string_bytes) return wrong(v, at);
+        const auto us = crdt::parse_time_us(tape_.string(node));
         if (!us) return wrong(v, at);
         // An offset can carry 9999-12-31T23:00:00-05:00 past year 9999, whose
         // UTC text no RFC 3339 reader (ours included) accepts back.
-        std::string text = canonical_time(*us);
-        if (!crdt::parse_time_us(text)) return wrong(v, at);
-        io = std::move(text);
+        if (!crdt::parse_time_us(canonical_time(*us))) return wrong(v, at);
         return true;
       }
       case value_kind::id_ref: {
-        if (!in.is_string() || !valid_id(in.get_ref<const std::string&>())) return wrong(v, at);
-        const auto& id = in.get_ref<const std::string&>();
-        note_reference(at, make_key(v.ref_kinds.at(0), id));
+        if (!is_string(tape_, node) || !valid_id(tape_.string(node))) return wrong(v, at);
+        note_reference(at, make_key(v.ref_kinds.at(0), tape_.string(node)));
         return true;
       }
       case value_kind::key_ref: {
-        if (!in.is_string()) return wrong(v, at);
-        const auto& text = in.get_ref<const std::string&>();
+        if (!is_string(tape_, node)) return wrong(v, at);
+        const std::string_view text = tape_.string(node);
         const auto key = parse_key(text);
         if (!key || std::find(v.ref_kinds.begin(), v.ref_kinds.end(), key->kind->kind) == v.ref_kinds.end())
           return wrong(v, at);
@@ -306,29 +283,31 @@ class validator {
         return true;
       }
       case value_kind::array: {
-        if (!in.is_array()) return wrong(v, at);
-        if (in.size() > max_array_items)
+        if (tape_[node].type != json_type::array) return wrong(v, at);
+        const std::size_t size = tape_[node].count;
+        if (size > max_array_items)
           return fail(at, at.path() + " must have at most " + std::to_string(max_array_items) + " items");
-        if (in.size() < v.min_items) return fail(at, at.path() + " must not be empty");
-        for (std::size_t i = 0; i < io.size(); ++i)
-          if (!value(*v.items, io[i], at.item(i))) return false;
-        return true;
+        if (size < v.min_items) return fail(at, at.path() + " must not be empty");
+        std::size_t i = 0;
+        bool ok = true;
+        tape_.for_each_item(node, [&](std::uint32_t item) {
+          if (ok) ok = value(*v.items, item, at.item(i++));
+        });
+        return ok;
       }
       case value_kind::object:
-        if (!in.is_object()) return wrong(v, at);
-        return object(v.members, v.time_order, io, at, noun_source{});
+        if (tape_[node].type != json_type::object) return wrong(v, at);
+        return object(v.members, v.time_order, node, at, noun_source{});
       case value_kind::tagged: {
-        if (!in.is_object()) return wrong(v, at);
+        if (tape_[node].type != json_type::object) return wrong(v, at);
         std::vector<std::string> tags;
         for (const auto& variant : v.variants) tags.push_back(variant.tag_value);
         const location tag_at = at.member(v.tag);
-        const auto tag = in.find(v.tag);
-        if (tag == in.end() || tag->is_null())
+        const std::uint32_t tag = tape_.find_member(node, v.tag);
+        if (tag == json_tape::npos || is_null(tape_, tag))
           return fail(tag_at, tag_at.path() + " is required: one of " + join(tags, ", "));
-        for (const auto& variant : v.variants) {
-          if (tag->is_string() && tag->get_ref<const std::string&>() == variant.tag_value)
-            return object(variant.members, {}, io, at, noun_source{{}, v.tag, variant.tag_value});
-        }
+        if (const variant_spec* variant = variant_of(v, tape_, tag))
+          return object(variant->members, {}, node, at, noun_source{{}, v.tag, variant->tag_value});
         return fail(tag_at, tag_at.path() + " must be one of " + join(tags, ", "));
       }
     }
@@ -341,6 +320,14 @@ class validator {
     const auto& d = *first_dead_;
     const auto slash = d.key.find('/');
     return fail(d.pointer, d.path + " names " + d.key + ", which is not a live " + d.key.substr(0, slash));
+  }
+
+  // The variant a tagged object's tag member picks, null when none.
+  static const variant_spec* variant_of(const value_spec& v, const json_tape& tape, std::uint32_t tag) {
+    if (!is_string(tape, tag)) return nullptr;
+    for (const auto& variant : v.variants)
+      if (tape.string(tag) == variant.tag_value) return &variant;
+    return nullptr;
   }
 
  private:
@@ -370,9 +357,7 @@ class validator {
     return path;
   }
 
-  bool wrong(const value_spec& v, const location& at) {
-    return fail(at, at.path() + " must be " + accepted(v));
-  }
+  bool wrong(const value_spec& v, const location& at) { return fail(at, at.path() + " must be " + accepted(v)); }
 
   bool fail(const location& at, std::string message) { return fail(at.pointer(), std::move(message)); }
   bool fail(std::string pointer, std::string message) {
@@ -380,8 +365,99 @@ class validator {
     return false;
   }
 
+  const json_tape& tape_;
   const reference_lookup& references_;
   std::optional<dead_reference> first_dead_;
+};
+
+// Second pass, over a body the checker accepted: the canonical text of the
+// normalised value. Objects list their members by name (nlohmann's order);
+// defaults are filled in, read-only and null members left out, integers
+// written as int64 and times as canonical UTC text.
+class writer {
+ public:
+  explicit writer(const json_tape& tape) : tape_(tape) {}
+
+  // A member that the normalised object holds: its spec and its node, or
+  // npos when it takes its default.
+  struct present {
+    const field_spec* spec;
+    std::uint32_t node;
+  };
+
+  // The members of the normalised object at `node`, by name, into `out`
+  // (cleared first).
+  void members(const std::vector<field_spec>& specs, std::uint32_t node, std::vector<present>& out) const {
+    out.clear();
+    for (const auto& f : specs) {
+      if (f.read_only) continue;
+      const std::uint32_t member = tape_.find_member(node, f.name);
+      if (member == json_tape::npos || is_null(tape_, member)) {
+        if (f.default_value) out.push_back({&f, json_tape::npos});
+        continue;
+      }
+      out.push_back({&f, member});
+    }
+    std::sort(out.begin(), out.end(),
+              [](const present& a, const present& b) { return a.spec->name < b.spec->name; });
+  }
+
+  void member_value(const present& m, std::string& out) const {
+    if (m.node == json_tape::npos)
+      out += m.spec->default_text;
+    else
+      value(m.spec->value, m.node, out);
+  }
+
+  void value(const value_spec& v, std::uint32_t node, std::string& out) const {
+    switch (v.kind) {
+      case value_kind::integer: {
+        char digits[24];
+        const auto r = std::to_chars(digits, digits + sizeof digits, integer_of(tape_, node));
+        out.append(digits, r.ptr);
+        return;
+      }
+      case value_kind::time:
+        crdt::append_json_quoted(canonical_time(*crdt::parse_time_us(tape_.string(node))), out);
+        return;
+      case value_kind::array: {
+        out += '[';
+        bool first = true;
+        tape_.for_each_item(node, [&](std::uint32_t item) {
+          if (!first) out += ',';
+          first = false;
+          value(*v.items, item, out);
+        });
+        out += ']';
+        return;
+      }
+      case value_kind::object:
+        object(v.members, node, out);
+        return;
+      case value_kind::tagged:
+        object(checker::variant_of(v, tape_, tape_.find_member(node, v.tag))->members, node, out);
+        return;
+      default:  // strings, numbers, booleans, enumerations and references as they are
+        crdt::append_canonical(tape_, node, out);
+        return;
+    }
+  }
+
+ private:
+  void object(const std::vector<field_spec>& specs, std::uint32_t node, std::string& out) const {
+    std::vector<present> list;
+    members(specs, node, list);
+    out += '{';
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (i) out += ',';
+      crdt::append_json_quoted(list[i].spec->name, out);
+      out += ':';
+      member_value(list[i], out);
+    }
+    out += '}';
+  }
+
+  const json_tape& tape_;
 };
 
 violation refuse(int status, std::string code, std::string message, std::string field = {}) {
@@ -390,28 +466,74 @@ violation refuse(int status, std::string code, std::string message, std::string 
 
 }  // namespace
 
-validation_result validate(const kind_info& kind, std::string_view id, nlohmann::json body,
-                           const reference_lookup& references) {
-  using result = validation_result;
+std::string_view normalised_body::value_of(std::string_view name) const {
+  for (const auto& f : fields)
+    if (f.name == name) return value(f);
+  return {};
+}
+
+std::vector<crdt::field_write> normalised_body::writes() const {
+  std::vector<crdt::field_write> out;
+  out.reserve(fields.size());
+  for (const auto& f : fields) out.push_back({std::string(f.name), std::string(value(f))});
+  return out;
+}
+
+json normalised_body::to_json() const {
+  json out = json::object();
+  for (const auto& f : fields) out[std::string(f.name)] = json::parse(value(f));
+  return out;
+}
+
+body_result validate(const kind_info& kind, std::string_view id, const json_tape& tape, std::uint32_t body,
+                     const reference_lookup& references) {
+  using result = body_result;
   try {
     if (!valid_id(id))
       return result{std::in_place_index<1>,
                     refuse(400, "invalid_id", "the id must match " + std::string(id_pattern))};
-    if (!body.is_object())
+    if (tape[body].type != json_type::object)
       return result{std::in_place_index<1>, refuse(400, "bad_json", "the body must be a JSON object")};
     const kind_schema& schema = schema_of(kind);
-    validator v(references);
+    checker check(tape, references);
     const std::string noun = article(kind.kind);
-    if (!v.object(schema.body.members, schema.body.time_order, body, location{},
-                  validator::noun_source{noun}) ||
-        !v.references())
-      return result{std::in_place_index<1>, std::move(*v.failure)};
-    return result{std::in_place_index<0>, std::move(body)};
+    if (!check.object(schema.body.members, schema.body.time_order, body, location{},
+                      checker::noun_source{noun}) ||
+        !check.references())
+      return result{std::in_place_index<1>, std::move(*check.failure)};
+
+    normalised_body out;
+    const writer write(tape);
+    std::vector<writer::present> members;
+    write.members(schema.body.members, body, members);
+    out.fields.reserve(members.size());
+    for (const auto& m : members) {
+      const auto offset = static_cast<std::uint32_t>(out.text.size());
+      write.member_value(m, out.text);
+      out.fields.push_back({m.spec->name, offset, static_cast<std::uint32_t>(out.text.size() - offset)});
+    }
+    return result{std::in_place_index<0>, std::move(out)};
   } catch (const std::exception&) {
-    // Nothing above throws on any JSON value; this is the last line against
-    // an exception escaping into the router (allocation failure aside).
-    return result{std::in_place_index<1>,
-                  refuse(422, "validation_failed", "the body could not be validated")};
+    // Nothing above throws on any body; this is the last line against an
+    // exception escaping into the router (allocation failure aside).
+    return result{std::in_place_index<1>, refuse(422, "validation_failed", "the body could not be validated")};
+  }
+}
+
+validation_result validate(const kind_info& kind, std::string_view id, const json& body,
+                           const reference_lookup& references) {
+  using result = validation_result;
+  try {
+    // One set of rules for both forms: the tree is copied into a tape as it
+    // is (invalid UTF-8 and non-finite numbers included, refused where they are).
+    const auto tape = json_tape::from_tree(body);
+    if (!tape)
+      return result{std::in_place_index<1>, refuse(422, "validation_failed", "the body could not be validated")};
+    auto checked = validate(kind, id, *tape, json_tape::root, references);
+    if (auto* v = std::get_if<violation>(&checked)) return result{std::in_place_index<1>, std::move(*v)};
+    return result{std::in_place_index<0>, std::get<normalised_body>(checked).to_json()};
+  } catch (const std::exception&) {
+    return result{std::in_place_index<1>, refuse(422, "validation_failed", "the body could not be validated")};
   }
 }
 

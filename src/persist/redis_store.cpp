@@ -153,7 +153,7 @@ void redis_store::stop() {
   }
   retry_timer_.cancel();
   waiter_timer_.cancel();
-  in_flight_.reset();
+  in_flight_.clear();
   auto waiters = std::move(waiters_);
   waiters_.clear();
   for (auto& w : waiters) call_guarded(w.done, false);
@@ -568,7 +568,9 @@ std::optional<std::uint64_t> redis_store::peer_cursor(std::string_view peer) con
 }
 
 std::size_t redis_store::pending_keys() const {
-  return dirty_.size() + (in_flight_ ? in_flight_->keys.size() : 0);
+  std::size_t keys = dirty_.size();
+  for (const auto& b : in_flight_) keys += b.keys.size();
+  return keys;
 }
 
 void redis_store::mark_dirty(std::string_view key, std::uint64_t first_seq) {
@@ -593,9 +595,15 @@ bool redis_store::can_write() const {
   return phase_ == phase::ready && verified();
 }
 
+bool redis_store::may_send_batch() const {
+  if (retry_pending_ || !can_write()) return false;
+  if (!batch_refused_.empty()) return in_flight_.empty();  // one probe at a time
+  return in_flight_.size() < std::max<std::size_t>(options_.max_batches_in_flight, 1) && !nothing_to_write();
+}
+
 void redis_store::schedule_batch() {
-  if (batch_posted_ || in_flight_ || retry_pending_ || !can_write()) return;
-  if (settled() && batch_refused_.empty()) {
+  if (batch_posted_) return;
+  if (!may_send_batch()) {
     check_flush();
     return;
   }
@@ -609,7 +617,7 @@ void redis_store::schedule_batch() {
 void redis_store::do_batch() {
   batch_posted_ = false;
   // While Redis refuses batches, an empty one (meta only) probes it.
-  if (in_flight_ || retry_pending_ || !can_write() || (settled() && batch_refused_.empty())) return;
+  if (!may_send_batch()) return;
 
   batch b;
   b.started = clock_type::now();
@@ -662,16 +670,16 @@ void redis_store::do_batch() {
     commands.push_back(std::move(hset));
   }
   commands.push_back({"EXEC"});
-  in_flight_ = std::move(b);
+  in_flight_.push_back(std::move(b));
   connection_->execute(std::move(commands), [weak = weak_from_this()](redis_result r) {
     if (auto self = weak.lock()) self->on_batch(std::move(r));
   });
 }
 
 void redis_store::on_batch(redis_result result) {
-  if (!in_flight_) return;  // stopped meanwhile
-  batch b = std::move(*in_flight_);
-  in_flight_.reset();
+  if (in_flight_.empty()) return;  // stopped meanwhile
+  batch b = std::move(in_flight_.front());
+  in_flight_.pop_front();
 
   std::string error;
   if (!result.ok()) {
@@ -702,6 +710,9 @@ void redis_store::on_batch(redis_result result) {
     ++failures_in_a_row_;
     if (metrics_) metrics_->counter_add(metric_errors, {{"kind", "batch"}});
     for (auto& [key, seq] : b.keys) mark_dirty(key, seq);
+    // The batches sent after this one cover changes made after these keys':
+    // their success must not claim these are persisted.
+    for (auto& later : in_flight_) later.advances = false;
     for (auto& [peer, seq] : b.cursors) cursor_updates_.try_emplace(peer, seq);  // a newer value wins
     if (power_of_two(failures_in_a_row_))
       spdlog::warn("redis: a batch of {} keys was not acknowledged ({}); {} keys wait to be written",
@@ -721,7 +732,7 @@ void redis_store::on_batch(redis_result result) {
   stats_.keys_written += b.keys.size();
   stats_.last_batch_keys = b.keys.size();
   stats_.max_batch_keys = std::max(stats_.max_batch_keys, b.keys.size());
-  persisted_seq_ = std::max(persisted_seq_, b.covered);
+  if (b.advances) persisted_seq_ = std::max(persisted_seq_, b.covered);
   if (metrics_) {
     metrics_->histogram_observe(metric_batch_size, {}, static_cast<double>(b.keys.size()));
     metrics_->histogram_observe(

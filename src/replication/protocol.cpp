@@ -8,6 +8,7 @@
 #include "horao/crdt/cbor.hpp"
 #include "horao/crdt/codec.hpp"
 #include "horao/crdt/record_cbor.hpp"
+#include "horao/crdt/utf8.hpp"
 
 namespace horao::replication {
 namespace {

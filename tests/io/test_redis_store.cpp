@@ -144,6 +144,38 @@ TEST_CASE("redis_store: group commit coalesces changes made while a batch is in 
   CHECK(rendered.find("horao_redis_pending_keys 0") != std::string::npos);
 }
 
+TEST_CASE("redis_store: a batch sent behind a failed one does not claim the failed changes are persisted") {
+  test::redis_server server;
+  test::io_harness h;
+  node a(h, server.url(), "dc-a");
+  REQUIRE(a.load(h));
+  // A peers hash that is a string makes the HSET peers of a batch fail inside
+  // EXEC: the batch that carries a cursor fails, one without a cursor passes.
+  REQUIRE(server.command({"SET", "horao:peers", "not-a-hash"}).is_status("OK"));
+
+  std::optional<bool> first, second;
+  const std::uint64_t seq1 = a.put("server/s1", "x");
+  a.persistence->set_peer_cursor("dc-b", 7);
+  a.persistence->when_durable(seq1, [&](bool ok) { first = ok; });
+  REQUIRE(h.run_until([&] { return a.persistence->batches_in_flight() == 1; }));
+  const std::uint64_t seq2 = a.put("server/s2", "y");
+  a.persistence->when_durable(seq2, [&](bool ok) { second = ok; });
+  REQUIRE(h.run_until([&] { return a.persistence->batches_in_flight() == 2; }));
+
+  // The first fails, the second is written, yet nothing up to seq1 counts as persisted.
+  REQUIRE(h.run_until([&] { return a.persistence->statistics().batches_ok >= 1; }));
+  CHECK(a.persistence->statistics().batches_failed >= 1);
+  CHECK(a.persistence->persisted_seq() < seq1);
+  CHECK_FALSE(second.value_or(false));
+  CHECK(server.command({"EXISTS", "horao:r:server/s2"}).integer == 1);
+
+  // Once Redis takes the cursor again, the failed change goes out and both are durable.
+  REQUIRE(server.command({"DEL", "horao:peers"}).integer == 1);
+  REQUIRE(h.run_until([&] { return a.persistence->settled() && a.persistence->persisted_seq() == a.store.seq(); }));
+  check_redis_matches(server, a.store);
+  CHECK(server.command({"HGET", "horao:peers", "dc-b"}).str == "7");
+}
+
 TEST_CASE("redis_store: batches are bounded and follow each other") {
   test::redis_server server;
   test::io_harness h;

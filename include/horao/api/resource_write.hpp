@@ -21,6 +21,7 @@
 #include "horao/api/context.hpp"
 #include "horao/api/errors.hpp"
 #include "horao/api/http.hpp"
+#include "horao/crdt/json_tape.hpp"
 #include "horao/crdt/record.hpp"
 #include "horao/domain/kinds.hpp"
 #include "horao/domain/validate.hpp"
@@ -43,12 +44,20 @@ class store_references final : public domain::reference_lookup {
 // (batch: "/operations/3/body").
 std::optional<api_error> strip_daemon_members(const domain::kind_info& kind, std::string_view id,
                                               nlohmann::json& body, std::string_view pointer = {});
+// The same for the object at `body` of a tape: the members are erased from it.
+std::optional<api_error> strip_daemon_members(const domain::kind_info& kind, std::string_view id,
+                                              crdt::json_tape& tape, std::uint32_t body);
 
 // strip_daemon_members() then domain::validate(); the normalised body.
 std::variant<nlohmann::json, api_error> prepare_body(const domain::kind_info& kind, std::string_view id,
                                                      nlohmann::json body,
                                                      const domain::reference_lookup& references,
                                                      std::string_view pointer = {});
+// The same for the object at the root of a tape (PUT's hot path): the
+// normalised fields, with no tree built.
+std::variant<domain::normalised_body, api_error> prepare_body(const domain::kind_info& kind, std::string_view id,
+                                                              crdt::json_tape& tape,
+                                                              const domain::reference_lookup& references);
 
 std::vector<crdt::field_write> put_writes(const nlohmann::json& normalised);
 std::vector<crdt::field_write> patch_writes(const crdt::record& current, const nlohmann::json& normalised);
@@ -65,5 +74,6 @@ void answer_when_durable(router_context& ctx, std::uint64_t seq, response ok, re
 
 // The compact JSON text of a body's `tenant` member, "" when it has none.
 std::string tenant_json_of(const nlohmann::json& body);
+std::string tenant_json_of(const crdt::json_tape& tape, std::uint32_t body);
 
 }  // namespace horao::api

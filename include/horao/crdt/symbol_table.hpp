@@ -56,9 +56,6 @@ class symbol_table {
   std::atomic<std::uint32_t> size_{0};
 };
 
-// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-bool valid_utf8(std::string_view text);
-
 // The two process-wide tables.
 symbol_table& node_names();
 symbol_table& field_names();

@@ -76,6 +76,7 @@ struct field_spec {
   bool required = false;
   bool read_only = false;                       // see the invariants above
   std::optional<nlohmann::json> default_value;  // filled in when absent
+  std::string default_text;                     // default_value's compact text, when it has one
 };
 
 struct variant_spec {

@@ -12,10 +12,14 @@
 //   P peers          hash: <peer node id> -> acknowledged sequence (decimal)
 //
 // Invariants:
-//  * at most one write batch is in flight; changes made meanwhile coalesce per
-//    key (a dirty set) and go out together, oldest first, as one pipelined
-//    MULTI / MSET / DEL / HSET meta / HSET peers / EXEC, at most
-//    max_batch_keys keys or about max_batch_bytes bytes, the next right after.
+//  * changes coalesce per key (a dirty set) and go out together, oldest first,
+//    as one pipelined MULTI / MSET / DEL / HSET meta / HSET peers / EXEC of at
+//    most max_batch_keys keys or about max_batch_bytes bytes. At most
+//    max_batches_in_flight batches are in flight (pipelined on the one
+//    connection, so Redis applies and answers them in order); while one is in
+//    flight, the changes made meanwhile go out as the next. After a failed
+//    batch, those sent after it never advance persisted_seq() (their keys are
+//    written, but the failed keys are older and go out again first).
 //  * persisted_seq() only grows, and every change with a sequence <= it is
 //    acknowledged by Redis (whole merged states, so writing a key again, or
 //    replaying a failed batch, is harmless). A failed batch puts its keys back.
@@ -69,6 +73,9 @@ struct redis_store_options {
   std::chrono::milliseconds durable_timeout{0};      // when_durable deadline; 0 = 3 x command_timeout
   std::size_t max_batch_keys = 10000;
   std::size_t max_batch_bytes = 4u << 20;
+  // Two batches in flight keep the event loop busy while Redis answers the
+  // first (group commit then waits for Redis only when everything waits).
+  std::size_t max_batches_in_flight = 2;
   std::size_t load_chunk = 1000;                 // SCAN COUNT and keys per MGET
   std::chrono::milliseconds retry_initial{100};  // after a batch that Redis refused
   std::chrono::milliseconds retry_max{5000};
@@ -149,9 +156,10 @@ class redis_store final : public store::durability, public std::enable_shared_fr
   bool loaded() const { return phase_ == phase::ready; }
   std::uint64_t persisted_seq() const { return persisted_seq_; }
   std::size_t pending_keys() const;
-  bool batch_in_flight() const { return in_flight_.has_value(); }
+  bool batch_in_flight() const { return !in_flight_.empty(); }
+  std::size_t batches_in_flight() const { return in_flight_.size(); }
   // Nothing dirty, no cursor to write, no batch in flight.
-  bool settled() const { return dirty_.empty() && cursor_updates_.empty() && !in_flight_; }
+  bool settled() const { return nothing_to_write() && in_flight_.empty(); }
   const stats& statistics() const { return stats_; }
   const redis_store_options& options() const { return options_; }
   const std::shared_ptr<redis_connection>& connection() const { return connection_; }
@@ -168,6 +176,7 @@ class redis_store final : public store::durability, public std::enable_shared_fr
     std::vector<std::pair<std::string, std::uint64_t>> keys;  // key, first dirty seq
     std::map<std::string, std::uint64_t, std::less<>> cursors;
     std::uint64_t covered = 0;  // persisted_seq once acknowledged
+    bool advances = true;       // false: an earlier batch failed after this one was sent
     std::chrono::steady_clock::time_point started;
   };
   struct waiter {
@@ -225,6 +234,11 @@ class redis_store final : public store::durability, public std::enable_shared_fr
   void on_waiter_deadline(const boost::system::error_code& ec);
   void arm_waiter_timer();
   void check_flush();
+  bool nothing_to_write() const { return dirty_.empty() && cursor_updates_.empty(); }
+  // Another batch may be sent now: room in the pipeline, and something to
+  // write (or, while Redis refuses batches, an empty one to probe it with
+  // when none is in flight).
+  bool may_send_batch() const;
   // The current connection was checked (loaded from, or verified after a
   // reconnect): nothing is written over a connection before that.
   bool verified() const;
@@ -249,7 +263,7 @@ class redis_store final : public store::durability, public std::enable_shared_fr
   std::set<std::pair<std::uint64_t, std::string_view>> dirty_order_;
   std::map<std::string, std::uint64_t, std::less<>> cursors_;         // known peer cursors
   std::map<std::string, std::uint64_t, std::less<>> cursor_updates_;  // not yet written
-  std::optional<batch> in_flight_;
+  std::deque<batch> in_flight_;  // oldest first: Redis answers in this order
   bool batch_posted_ = false;
   std::uint64_t verify_generation_ = 0;
   std::uint64_t verified_connection_ = 0;  // connection_->connections() when last checked
