@@ -69,13 +69,21 @@ const route_def* view_route(std::string_view kind, std::string_view view) {
   return nullptr;
 }
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> segments;
+// At most 8 segments (a path never has many; stop early on absurd ones), on
+// the stack: routing is on every request's path.
+struct path_segments {
+  std::array<std::string_view, 8> items;
+  std::size_t count = 0;
+  std::size_t size() const { return count; }
+  std::string_view operator[](std::size_t i) const { return items[i]; }
+};
+
+path_segments split_path(std::string_view path) {
+  path_segments segments;
   std::size_t pos = 1;  // after the leading '/'
-  // A path never has many segments; stop early on absurd ones.
-  while (segments.size() < 8) {
+  while (segments.count < segments.items.size()) {
     const std::size_t end = std::min(path.find('/', pos), path.size());
-    segments.push_back(path.substr(pos, end - pos));
+    segments.items[segments.count++] = path.substr(pos, end - pos);
     if (end == path.size()) break;
     pos = end + 1;
   }

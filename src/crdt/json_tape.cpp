@@ -1,6 +1,7 @@
 #include "horao/crdt/json_tape.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -9,6 +10,24 @@
 #include "horao/crdt/utf8.hpp"
 
 namespace horao::crdt {
+namespace {
+
+// What a byte means inside a JSON string: most bytes are plain and are
+// skipped or copied in runs, with one table lookup each.
+enum char_class : std::uint8_t { plain, quote, backslash, control, non_ascii };
+
+constexpr std::array<std::uint8_t, 256> string_classes = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = control;
+  for (int c = 0x80; c < 0x100; ++c) t[static_cast<std::size_t>(c)] = non_ascii;
+  t['"'] = quote;
+  t['\\'] = backslash;
+  return t;
+}();
+
+std::uint8_t class_of(char c) { return string_classes[static_cast<unsigned char>(c)]; }
+
+}  // namespace
 
 // Reads one value with an explicit stack of open containers: input depth
 // never becomes call depth.
@@ -69,6 +88,7 @@ class json_tape_parser {
 bool json_tape_parser::run() {
   if (t_.size() >= UINT32_MAX) return fail("the text is larger than 4 GiB");
   tape_.nodes_.reserve(std::min<std::size_t>(t_.size() / 6 + 4, 1u << 16));
+  open_.reserve(std::min<std::size_t>(max_depth_, 16));
   skip_whitespace();
   for (;;) {
     if (!value()) return false;
@@ -205,6 +225,8 @@ bool json_tape_parser::literal(std::string_view word, json_type type, bool boole
 bool json_tape_parser::string_node() {
   const std::size_t start = ++i_;  // after the opening quote
   while (i_ < t_.size()) {
+    while (i_ < t_.size() && class_of(t_[i_]) == plain) ++i_;
+    if (i_ >= t_.size()) break;
     const auto c = static_cast<unsigned char>(t_[i_]);
     if (c == '"') {
       json_node& n = push(json_type::string);
@@ -476,12 +498,14 @@ double json_tape::number(std::uint32_t i) const {
 
 void append_json_quoted(std::string_view s, std::string& out) {
   static constexpr char hex[] = "0123456789abcdef";
+  out.reserve(out.size() + s.size() + 2);
   out += '"';
   // Runs that need no escape are appended at once: ids, keys and most values.
   std::size_t run = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
+    const std::uint8_t k = class_of(s[i]);
+    if (k == plain || k == non_ascii) continue;
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
@@ -503,9 +527,17 @@ void append_json_quoted(std::string_view s, std::string& out) {
 }
 
 void append_json_double(double value, std::string& out) {
-  // nlohmann's own serializer: the shortest text that reads back the same
-  // double, in its exact layout (short texts stay in the string's SSO buffer).
-  out += nlohmann::json(value).dump();
+  // What nlohmann's serializer does for a double (dump_float), without
+  // building a serializer (it looks up the locale each time): its Grisu2
+  // to_chars, the shortest text that reads back the same double, in its
+  // exact layout. The test suite compares both on random doubles.
+  if (!std::isfinite(value)) {
+    out += "null";
+    return;
+  }
+  std::array<char, 64> buffer;
+  char* end = nlohmann::detail::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  out.append(buffer.data(), static_cast<std::size_t>(end - buffer.data()));
 }
 
 namespace {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <initializer_list>
 
 #include "horao/crdt/hlc.hpp"
@@ -55,11 +56,27 @@ value_spec array_of(value_spec items, std::size_t min_items = 0) {
           .min_items = min_items};
 }
 
+// Indexes of `members` by name; the schemas are code, so a schema that breaks
+// the invariants stops the program at its first use, in every test run.
+std::vector<std::uint8_t> by_name(const std::vector<field_spec>& members) {
+  if (members.size() > max_object_members) std::abort();
+  std::vector<std::uint8_t> order(members.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint8_t>(i);
+  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return members[a].name < members[b].name; });
+  if (std::adjacent_find(order.begin(), order.end(), [&](auto a, auto b) {
+        return members[a].name == members[b].name;
+      }) != order.end())
+    std::abort();
+  return order;
+}
+
 value_spec object_of(std::vector<field_spec> members) {
-  return {.kind = value_kind::object, .members = std::move(members)};
+  auto order = by_name(members);
+  return {.kind = value_kind::object, .members = std::move(members), .members_by_name = std::move(order)};
 }
 
 value_spec tagged_by(std::string tag, std::vector<variant_spec> variants) {
+  for (auto& v : variants) v.members_by_name = by_name(v.members);
   return {.kind = value_kind::tagged, .tag = std::move(tag), .variants = std::move(variants)};
 }
 

@@ -1,6 +1,7 @@
 #include "horao/domain/validate.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -163,6 +164,32 @@ std::int64_t integer_of(const json_tape& tape, std::uint32_t node) {
   return n.type == json_type::integer ? n.integer : static_cast<std::int64_t>(n.unsigned_integer);
 }
 
+// Where each member of an object spec sits in a body object: the node of its
+// value, npos when the body has no such member. One pass over the body's
+// members; `unknown` is the name node of the member the spec does not have
+// with the smallest name (the order of members in a JSON text carries no
+// meaning, so it does not choose the error), npos when there is none.
+struct member_slots {
+  std::array<std::uint32_t, max_object_members> value;
+  std::uint32_t unknown = json_tape::npos;
+};
+
+member_slots slots_of(const std::vector<field_spec>& specs, const json_tape& tape, std::uint32_t node) {
+  member_slots s;
+  s.value.fill(json_tape::npos);
+  tape.for_each_member(node, [&](std::uint32_t name_node, std::uint32_t value_node) {
+    const std::string_view name = tape.string(name_node);
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      if (specs[i].name.size() == name.size() && specs[i].name == name) {
+        s.value[i] = value_node;
+        return;
+      }
+    }
+    if (s.unknown == json_tape::npos || name < tape.string(s.unknown)) s.unknown = name_node;
+  });
+  return s;
+}
+
 // First pass: checks a body against its schema, in the order the refusals
 // are documented, and keeps the first refusal.
 class checker {
@@ -190,21 +217,18 @@ class checker {
   bool object(const std::vector<field_spec>& members,
               const std::vector<std::pair<std::string, std::string>>& time_order, std::uint32_t node,
               const location& at, const noun_source& noun) {
-    bool known = true;
-    tape_.for_each_member(node, [&](std::uint32_t name_node, std::uint32_t) {
-      if (!known) return;
-      const std::string_view name = tape_.string(name_node);
-      if (std::none_of(members.begin(), members.end(), [&](const field_spec& f) { return f.name == name; })) {
-        std::vector<std::string> names;
-        for (const auto& f : members) names.push_back(f.name);
-        known = fail(at.member(name), "unknown field " + printable(at.member(name).path(), max_quoted_bytes) +
-                                          "; " + noun.render(at) + " has " + join(names, ", "));
-      }
-    });
-    if (!known) return false;
-    for (const auto& f : members) {
+    const member_slots slots = slots_of(members, tape_, node);
+    if (slots.unknown != json_tape::npos) {
+      const std::string_view name = tape_.string(slots.unknown);
+      std::vector<std::string> names;
+      for (const auto& f : members) names.push_back(f.name);
+      return fail(at.member(name), "unknown field " + printable(at.member(name).path(), max_quoted_bytes) + "; " +
+                                       noun.render(at) + " has " + join(names, ", "));
+    }
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      const field_spec& f = members[i];
       if (f.read_only) continue;  // computed by the daemon: accepted, dropped
-      const std::uint32_t member = tape_.find_member(node, f.name);
+      const std::uint32_t member = slots.value[i];
       // null is absence: what a merge patch or a client's optional field means by it.
       if (member == json_tape::npos || is_null(tape_, member)) {
         if (f.required)
@@ -378,35 +402,29 @@ class writer {
  public:
   explicit writer(const json_tape& tape) : tape_(tape) {}
 
-  // A member that the normalised object holds: its spec and its node, or
-  // npos when it takes its default.
-  struct present {
-    const field_spec* spec;
-    std::uint32_t node;
-  };
-
-  // The members of the normalised object at `node`, by name, into `out`
-  // (cleared first).
-  void members(const std::vector<field_spec>& specs, std::uint32_t node, std::vector<present>& out) const {
-    out.clear();
-    for (const auto& f : specs) {
-      if (f.read_only) continue;
-      const std::uint32_t member = tape_.find_member(node, f.name);
+  // Calls f(spec, node) for each member the normalised object at `node`
+  // holds, by name; node is npos for a member that takes its default.
+  template <class F>
+  void for_each_member(const std::vector<field_spec>& specs, const std::vector<std::uint8_t>& by_name,
+                       std::uint32_t node, F&& f) const {
+    const member_slots slots = slots_of(specs, tape_, node);
+    for (const std::uint8_t i : by_name) {
+      const field_spec& spec = specs[i];
+      if (spec.read_only) continue;
+      const std::uint32_t member = slots.value[i];
       if (member == json_tape::npos || is_null(tape_, member)) {
-        if (f.default_value) out.push_back({&f, json_tape::npos});
+        if (spec.default_value) f(spec, json_tape::npos);
         continue;
       }
-      out.push_back({&f, member});
+      f(spec, member);
     }
-    std::sort(out.begin(), out.end(),
-              [](const present& a, const present& b) { return a.spec->name < b.spec->name; });
   }
 
-  void member_value(const present& m, std::string& out) const {
-    if (m.node == json_tape::npos)
-      out += m.spec->default_text;
+  void member_value(const field_spec& spec, std::uint32_t node, std::string& out) const {
+    if (node == json_tape::npos)
+      out += spec.default_text;
     else
-      value(m.spec->value, m.node, out);
+      value(spec.value, node, out);
   }
 
   void value(const value_spec& v, std::uint32_t node, std::string& out) const {
@@ -432,11 +450,13 @@ class writer {
         return;
       }
       case value_kind::object:
-        object(v.members, node, out);
+        object(v.members, v.members_by_name, node, out);
         return;
-      case value_kind::tagged:
-        object(checker::variant_of(v, tape_, tape_.find_member(node, v.tag))->members, node, out);
+      case value_kind::tagged: {
+        const variant_spec& variant = *checker::variant_of(v, tape_, tape_.find_member(node, v.tag));
+        object(variant.members, variant.members_by_name, node, out);
         return;
+      }
       default:  // strings, numbers, booleans, enumerations and references as they are
         crdt::append_canonical(tape_, node, out);
         return;
@@ -444,16 +464,17 @@ class writer {
   }
 
  private:
-  void object(const std::vector<field_spec>& specs, std::uint32_t node, std::string& out) const {
-    std::vector<present> list;
-    members(specs, node, list);
+  void object(const std::vector<field_spec>& specs, const std::vector<std::uint8_t>& by_name, std::uint32_t node,
+              std::string& out) const {
     out += '{';
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      if (i) out += ',';
-      crdt::append_json_quoted(list[i].spec->name, out);
+    bool first = true;
+    for_each_member(specs, by_name, node, [&](const field_spec& spec, std::uint32_t member) {
+      if (!first) out += ',';
+      first = false;
+      crdt::append_json_quoted(spec.name, out);
       out += ':';
-      member_value(list[i], out);
-    }
+      member_value(spec, member, out);
+    });
     out += '}';
   }
 
@@ -503,15 +524,16 @@ body_result validate(const kind_info& kind, std::string_view id, const json_tape
       return result{std::in_place_index<1>, std::move(*check.failure)};
 
     normalised_body out;
+    out.text.reserve(tape.size() * 8);
+    out.fields.reserve(schema.body.members.size());
     const writer write(tape);
-    std::vector<writer::present> members;
-    write.members(schema.body.members, body, members);
-    out.fields.reserve(members.size());
-    for (const auto& m : members) {
-      const auto offset = static_cast<std::uint32_t>(out.text.size());
-      write.member_value(m, out.text);
-      out.fields.push_back({m.spec->name, offset, static_cast<std::uint32_t>(out.text.size() - offset)});
-    }
+    write.for_each_member(schema.body.members, schema.body.members_by_name, body,
+                          [&](const field_spec& spec, std::uint32_t member) {
+                            const auto offset = static_cast<std::uint32_t>(out.text.size());
+                            write.member_value(spec, member, out.text);
+                            out.fields.push_back(
+                                {spec.name, offset, static_cast<std::uint32_t>(out.text.size() - offset)});
+                          });
     return result{std::in_place_index<0>, std::move(out)};
   } catch (const std::exception&) {
     // Nothing above throws on any body; this is the last line against an

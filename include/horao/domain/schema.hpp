@@ -11,8 +11,10 @@
 //  * every string is at most max_string_bytes, every array at most
 //    max_array_items; integers are JSON integers (2.5, 2.0 and 1e300 are
 //    not) within int64 and [int_min, int_max]; numbers are finite.
-//  * field names are unique within an object; object members are listed in
-//    the order messages and documentation present them.
+//  * field names are unique within an object, which has at most
+//    max_object_members; object members are listed in the order messages
+//    and documentation present them, and `members_by_name` lists them by
+//    name (byte order: the order of a record's fields and of canonical JSON).
 //  * a `read_only` field is computed by the daemon: accepted in a body (a
 //    client may echo a GET back) and dropped from the normalised body.
 
@@ -33,6 +35,7 @@ namespace horao::domain {
 
 inline constexpr std::size_t max_string_bytes = 1024;
 inline constexpr std::size_t max_array_items = 1024;
+inline constexpr std::size_t max_object_members = 64;
 
 enum class value_kind : std::uint8_t {
   string,       // UTF-8 text of min_length..max_string_bytes bytes
@@ -63,6 +66,7 @@ struct value_spec {
   std::shared_ptr<const value_spec> items;  // array
   std::size_t min_items = 0;                // array
   std::vector<field_spec> members;          // object
+  std::vector<std::uint8_t> members_by_name;  // object: indexes into members, by name
   // object: pairs (earlier, later) of time members; when both are present the
   // later must be strictly after the earlier ("end > start").
   std::vector<std::pair<std::string, std::string>> time_order;
@@ -82,6 +86,7 @@ struct field_spec {
 struct variant_spec {
   std::string tag_value;            // e.g. "compute"
   std::vector<field_spec> members;  // includes the tag member itself
+  std::vector<std::uint8_t> members_by_name;  // indexes into members, by name
 };
 
 struct kind_schema {

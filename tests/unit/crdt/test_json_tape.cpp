@@ -4,6 +4,7 @@
 // reference implementation in every property here.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <rapidcheck/catch.h>
 
@@ -104,6 +105,20 @@ TEST_CASE("json_tape writes back exactly what nlohmann's dump() writes") {
     const auto tape = read(text);
     REQUIRE(tape);
     CHECK(canonical(*tape) == reference(text));
+  }
+}
+
+TEST_CASE("append_json_double writes a double as nlohmann's dump() does") {
+  rc::prop("random doubles", [](double d) {
+    std::string out;
+    horao::crdt::append_json_double(d, out);
+    RC_ASSERT(out == nlohmann::json(d).dump());
+  });
+  for (double d : {0.0, -0.0, 1.0, 3.1, 1e300, -1e-300, 5e-324, 1.7976931348623157e308, 0.1 + 0.2,
+                   std::nan(""), std::numeric_limits<double>::infinity()}) {
+    std::string out;
+    horao::crdt::append_json_double(d, out);
+    CHECK(out == nlohmann::json(d).dump());
   }
 }
 

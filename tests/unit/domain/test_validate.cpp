@@ -30,10 +30,37 @@ const live_set& world() {
   return w;
 }
 
+// Validates `body` as a tree and, when text can carry it, from its text read
+// into a tape (PUT's path): both must give the same answer.
 validation_result run(std::string_view kind, const json& body, std::string_view id = "x1") {
   const kind_info* k = find_kind(kind);
   REQUIRE(k);
-  return validate(*k, id, body, world());
+  auto from_tree = validate(*k, id, body, world());
+  std::string text;
+  try {
+    text = body.dump();
+  } catch (const json::type_error&) {
+    return from_tree;  // invalid UTF-8: only a tree can hold it
+  }
+  if (json::parse(text) != body) return from_tree;  // NaN or infinity: text writes null
+  const auto tape = horao::crdt::json_tape::parse(text, 64);
+  REQUIRE(std::holds_alternative<horao::crdt::json_tape>(tape));
+  const auto from_text =
+      validate(*k, id, std::get<horao::crdt::json_tape>(tape), horao::crdt::json_tape::root, world());
+  if (const auto* v = std::get_if<violation>(&from_tree)) {
+    REQUIRE(std::holds_alternative<violation>(from_text));
+    const auto& w = std::get<violation>(from_text);
+    CHECK(w.status == v->status);
+    CHECK(w.code == v->code);
+    CHECK(w.message == v->message);
+    CHECK(w.field == v->field);
+  } else {
+    REQUIRE(std::holds_alternative<normalised_body>(from_text));
+    const auto& fields = std::get<normalised_body>(from_text);
+    CHECK(fields.to_json() == std::get<json>(from_tree));
+    for (const auto& f : fields.fields) CHECK(fields.value(f) == std::get<json>(from_tree).at(std::string(f.name)).dump());
+  }
+  return from_tree;
 }
 
 struct accepted_case {
@@ -395,6 +422,16 @@ TEST_CASE("values built in-process that JSON text cannot carry are refused, not 
     const auto r = run("disk", {{"machine", "server/s1"}, {"capacity_tb", d}});
     REQUIRE(std::holds_alternative<violation>(r));
     CHECK(std::get<violation>(r).field == "/capacity_tb");
+  }
+}
+
+TEST_CASE("of several unknown members, the one with the smallest name is reported, whatever their order") {
+  const kind_info& server = *find_kind("server");
+  for (const char* text : {R"({"cabinet": "cab1", "zz": 1, "aa": 2})", R"({"aa": 2, "cabinet": "cab1", "zz": 1})"}) {
+    const auto tape = horao::crdt::json_tape::parse(std::string_view(text), 64);
+    const auto r = validate(server, "x1", std::get<horao::crdt::json_tape>(tape), 0, world());
+    REQUIRE(std::holds_alternative<violation>(r));
+    CHECK(std::get<violation>(r).field == "/aa");
   }
 }
 
