@@ -79,12 +79,13 @@ def wait_until(predicate, timeout, what, interval=0.01):
 
 
 class Redis:
-    def __init__(self, workdir):
+    def __init__(self, workdir, tcp_port=0):
         self.dir = os.path.join(workdir, "redis")
         os.makedirs(self.dir, exist_ok=True)
         self.sock = os.path.join(self.dir, "redis.sock")
+        self.tcp_port = tcp_port  # 0: unix socket only
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", "0", "--unixsocket", self.sock, "--unixsocketperm", "700", "--dir", self.dir,
+            ["redis-server", "--port", str(tcp_port), "--bind", "127.0.0.1", "--unixsocket", self.sock, "--unixsocketperm", "700", "--dir", self.dir,
              "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no"],
             stdout=open(os.path.join(self.dir, "redis.log"), "wb"), stderr=subprocess.STDOUT)
         wait_until(lambda: self.cli("PING") == "PONG", 30, "redis PING")
@@ -184,8 +185,9 @@ def wrk_put(base, connections, duration, workdir):
             "errors": int(bad_status) + int(timeouts)}
 
 
-def redis_benchmark_set(sock, connections, size, requests):
-    out = subprocess.run(["redis-benchmark", "-s", sock, "-t", "set", "-c", str(connections), "-d", str(size),
+def redis_benchmark_set(endpoint, connections, size, requests):
+    """`endpoint`: ["-s", SOCKET] or ["-h", "127.0.0.1", "-p", PORT]."""
+    out = subprocess.run(["redis-benchmark", *endpoint, "-t", "set", "-c", str(connections), "-d", str(size),
                           "-n", str(requests), "-r", "100000000", "-q"], capture_output=True, text=True).stdout
     m = re.search(r"SET: ([\d.]+) requests per second(?:, p50=([\d.]+) msec)?", out.replace("\r", "\n"))
     if not m:
@@ -193,8 +195,15 @@ def redis_benchmark_set(sock, connections, size, requests):
     return {"rps": float(m.group(1)), "p50": float(m.group(2)) if m.group(2) else None}
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def section_put(args, workdir):
-    redis = Redis(workdir)
+    redis = Redis(workdir, tcp_port=free_port())
     daemon = Daemon(args.build, workdir, redis, extra={"LOG_LEVEL": "warn"})
     try:
         daemon.wait_ready()
@@ -203,27 +212,38 @@ def section_put(args, workdir):
         daemon.request("PUT", "/v1/servers/probe", PUT_BODY)
         size = int(redis.cli("STRLEN", "horao:r:server/probe"))
         print(f"stored value of one record (CBOR entry, horao:r:server/probe): {size} bytes")
-        print(f"wrk {args.duration} per case; redis-benchmark -n {args.set_requests} per case")
+        print(f"wrk {args.duration} per case; redis-benchmark -n {args.set_requests} per case, over the "
+              f"unix socket the daemon uses and over TCP on loopback (the transport wrk and horaod use)")
         print()
-        print("| case | connections | requests/s | p50 ms | p99 ms | p99.9 ms | errors |")
-        print("|---|---|---|---|---|---|---|")
+        print("| case | connections | requests/s | p50 ms | p99 ms | p99.9 ms | errors | horaod CPU per PUT |")
+        print("|---|---|---|---|---|---|---|---|")
         results = {}
         for c in (1, 32):
             batches0 = daemon.metric("horao_redis_batch_size_count") or 0
             keys0 = daemon.metric("horao_redis_batch_size_sum") or 0
+            cpu0 = cpu_seconds(daemon.proc.pid)
             w = wrk_put(daemon.base, c, args.duration, workdir)
+            cpu = cpu_seconds(daemon.proc.pid) - cpu0
             batches = (daemon.metric("horao_redis_batch_size_count") or 0) - batches0
             keys = (daemon.metric("horao_redis_batch_size_sum") or 0) - keys0
+            seconds = float(args.duration.rstrip("s"))
+            per_put = cpu / (w["rps"] * seconds) * 1e6 if w["rps"] else 0
             print(f"| horaod PUT (PERSIST=sync) | {c} | {w['rps']:.0f} | {w['p50']:.3f} | {w['p99']:.3f} | "
-                  f"{w['p999']:.3f} | {w['errors']} |", flush=True)
-            r = redis_benchmark_set(redis.sock, c, size, args.set_requests if c > 1 else args.set_requests // 4)
-            p50 = f"{r['p50']:.3f}" if r["p50"] is not None else ""
-            print(f"| redis-benchmark SET -d {size} | {c} | {r['rps']:.0f} | {p50} | | | |", flush=True)
-            results[c] = (w["rps"], r["rps"], keys / batches if batches else 0)
+                  f"{w['p999']:.3f} | {w['errors']} | {per_put:.1f} us |", flush=True)
+            n = args.set_requests if c > 1 else args.set_requests // 4
+            sets = {}
+            for transport, endpoint in (("unix socket", ["-s", redis.sock]),
+                                        ("TCP", ["-h", "127.0.0.1", "-p", str(redis.tcp_port)])):
+                r = redis_benchmark_set(endpoint, c, size, n)
+                p50 = f"{r['p50']:.3f}" if r["p50"] is not None else ""
+                print(f"| redis-benchmark SET -d {size}, {transport} | {c} | {r['rps']:.0f} | {p50} | | | | |",
+                      flush=True)
+                sets[transport] = r["rps"]
+            results[c] = (w["rps"], sets, keys / batches if batches else 0)
         print()
-        for c, (put, setr, per_batch) in results.items():
-            print(f"{c} connections: horaod PUT / Redis SET = {put / setr:.2f}; "
-                  f"mean keys per group-commit batch {per_batch:.1f}")
+        for c, (put, sets, per_batch) in results.items():
+            ratios = ", ".join(f"{put / rps:.2f} of SET over {t}" for t, rps in sets.items())
+            print(f"{c} connections: horaod PUT = {ratios}; mean keys per group-commit batch {per_batch:.1f}")
     finally:
         daemon.stop()
         redis.stop()

@@ -1,7 +1,9 @@
 #include "horao/api/router.hpp"
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <tuple>
 
 #include "horao/api/access.hpp"
 #include "horao/api/batch.hpp"
@@ -172,12 +174,49 @@ std::variant<router::admission, response> router::admit(const request& req) cons
   return admission{std::move(std::get<route_match>(matched)), std::move(ok.query), *ok.who};
 }
 
+// horao_http_requests_total and horao_http_request_duration_seconds for each
+// (route, method, status) met so far. Route and method labels are static
+// strings, so their addresses name them.
+class router::request_metrics {
+ public:
+  explicit request_metrics(app::metric_registry& metrics) : metrics_(metrics) {}
+
+  void record(std::string_view route, std::string_view method, int status, double seconds) {
+    const key k{route.data(), method.data(), status};
+    auto it = series_.find(k);
+    if (it == series_.end()) {
+      const std::string status_text = std::to_string(status);
+      it = series_
+               .emplace(k, entry{metrics_.counter("horao_http_requests_total",
+                                                  {{"route", route}, {"method", method}, {"status", status_text}}),
+                                 duration_of(route)})
+               .first;
+    }
+    it->second.requests.add();
+    it->second.duration.observe(seconds);
+  }
+
+ private:
+  using key = std::tuple<const char*, const char*, int>;
+  struct entry {
+    app::metric_registry::counter_series requests;
+    app::metric_registry::histogram_series duration;
+  };
+  app::metric_registry::histogram_series duration_of(std::string_view route) {
+    return metrics_.histogram("horao_http_request_duration_seconds", {{"route", route}});
+  }
+
+  app::metric_registry& metrics_;
+  std::map<key, entry> series_;
+};
+
 router::router(router_context context) : ctx_(std::move(context)) {
   ctx_.metrics.describe("horao_http_requests_total", app::metric_type::counter,
                         "HTTP requests answered, by route template, method and status");
   ctx_.metrics.describe("horao_http_request_duration_seconds", app::metric_type::histogram,
                         "Time from request parsed to response ready, by route template");
   register_store_gauges(ctx_);
+  request_metrics_ = std::make_shared<request_metrics>(ctx_.metrics);
 }
 
 void router::handle(const request& req, responder respond) {
@@ -191,15 +230,12 @@ void router::handle(const request& req, responder respond) {
   const std::string_view route_label = m ? m->route->path : std::string_view("unmatched");
   const std::string_view method_label = method_name(method);
   auto answered = std::make_shared<bool>(false);
-  responder reply = [&metrics = ctx_.metrics, route_label, method_label, started, answered,
+  responder reply = [metrics = request_metrics_, route_label, method_label, started, answered,
                      respond = std::move(respond)](response r) {
     if (*answered) return;
     *answered = true;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const std::string status = std::to_string(r.status);
-    metrics.counter_add("horao_http_requests_total",
-                        {{"route", route_label}, {"method", method_label}, {"status", status}});
-    metrics.histogram_observe("horao_http_request_duration_seconds", {{"route", route_label}}, seconds);
+    metrics->record(route_label, method_label, r.status, seconds);
     respond(std::move(r));
   };
 

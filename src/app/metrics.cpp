@@ -113,18 +113,33 @@ void metric_registry::gauge_set(std::string_view name, const labels& l, double v
   f.by_labels[label_text(l)].value = value;
 }
 
-void metric_registry::histogram_observe(std::string_view name, const labels& l, double value) {
+metric_registry::counter_series metric_registry::counter(std::string_view name, const labels& l) {
+  return counter_series(&series_of(family_of(name, metric_type::counter), l));
+}
+
+metric_registry::histogram_series metric_registry::histogram(std::string_view name, const labels& l) {
   auto& f = family_of(name, metric_type::histogram);
   auto& s = series_of(f, l);
   if (s.buckets.empty()) s.buckets.assign(f.bounds.size(), 0);
-  for (std::size_t i = 0; i < f.bounds.size(); ++i) {
-    if (value <= f.bounds[i]) {
-      ++s.buckets[i];
+  return histogram_series(&s, &f.bounds);
+}
+
+void metric_registry::counter_series::add(double by) { series_->value += by; }
+
+void metric_registry::histogram_series::observe(double value) {
+  const std::vector<double>& bounds = *bounds_;
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    if (value <= bounds[i]) {
+      ++series_->buckets[i];
       break;
     }
   }
-  ++s.count;
-  s.sum += value;
+  ++series_->count;
+  series_->sum += value;
+}
+
+void metric_registry::histogram_observe(std::string_view name, const labels& l, double value) {
+  histogram(name, l).observe(value);
 }
 
 void metric_registry::on_scrape(std::function<void(metric_registry&)> hook) { hooks_.push_back(std::move(hook)); }

@@ -26,7 +26,9 @@ bool valid_header_name(std::string_view name) {
 }
 
 bool valid_header_value(std::string_view value) {
-  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+  for (const char c : value)
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  return true;
 }
 
 bool set_by_session(std::string_view name) {

@@ -51,7 +51,10 @@ bool fail(std::string* error, std::string message) {
 
 std::string encode_entry(std::uint64_t seq, const crdt::record& state) {
   std::vector<std::uint8_t> out;
-  out.reserve(64 + state.fields().size() * 48);
+  // Each field: its name, value and stamp (about 24 bytes with the node name).
+  std::size_t size = 64;
+  for (const auto& f : state.fields()) size += 32 + f.name_text().size() + f.value.size();
+  out.reserve(size);
   crdt::cbor::put_head(out, crdt::cbor::array, 2);
   crdt::cbor::put_head(out, crdt::cbor::unsigned_int, seq);
   crdt::append_record_cbor(state, out);

@@ -1,5 +1,7 @@
 #include "horao/persist/redis_asio.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <hiredis/async.h>
 #include <spdlog/spdlog.h>
 
@@ -52,7 +54,10 @@ void redis_asio::del_read(void* p) noexcept {
 void redis_asio::add_write(void* p) noexcept {
   auto* self = static_cast<redis_asio*>(p);
   self->want_write_ = true;
-  self->do_wait_write();
+  // hiredis asks again from inside an attempt that could not write it all:
+  // now wait until the socket takes more.
+  if (self->in_write_attempt_) return self->do_wait_write();
+  self->post_write_attempt();
 }
 
 void redis_asio::del_write(void* p) noexcept {
@@ -83,6 +88,27 @@ void redis_asio::on_read(const boost::system::error_code& ec) {
   // May free the context (an error, or the server closed the connection):
   // cleanup() then clears ac_. hiredis re-arms reads itself (add_read).
   redisAsyncHandleRead(ac_);
+}
+
+void redis_asio::post_write_attempt() {
+  if (write_posted_ || writing_ || ac_ == nullptr) return;
+  try {
+    // Posted, not done here: hiredis calls this hook from inside its own
+    // functions, which must not be re-entered.
+    asio::post(descriptor_.get_executor(), [self = shared_from_this()] { self->on_write_attempt(); });
+    write_posted_ = true;
+  } catch (const std::exception& e) {
+    spdlog::error("redis: cannot schedule a write: {}", e.what());
+    do_wait_write();
+  }
+}
+
+void redis_asio::on_write_attempt() {
+  write_posted_ = false;
+  if (ac_ == nullptr || !want_write_ || writing_) return;
+  in_write_attempt_ = true;
+  redisAsyncHandleWrite(ac_);  // may free the context: cleanup() clears ac_
+  in_write_attempt_ = false;
 }
 
 void redis_asio::do_wait_write() {

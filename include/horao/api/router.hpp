@@ -15,6 +15,7 @@
 // latency histogram; no exception escapes handle() (an unexpected one is a
 // 500 with code "internal").
 
+#include <memory>
 #include <variant>
 
 #include "horao/api/context.hpp"
@@ -47,7 +48,12 @@ class router {
   const router_context& context() const { return ctx_; }
 
  private:
+  class request_metrics;
+
   router_context ctx_;
+  // The per-request series, looked up once per (route, method, status);
+  // shared with the replies, which may come after the router is gone.
+  std::shared_ptr<request_metrics> request_metrics_;
 };
 
 }  // namespace horao::api

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -101,14 +102,18 @@ class fixture {
     req.content_type = o.content_type;
     req.authorization = o.authorization;
     req.if_match = o.if_match;
-    std::optional<response> out;
-    int calls = 0;
-    router->handle(req, [&out, &calls](response r) {
-      ++calls;
-      out = std::move(r);
+    // Shared with the responder: a held write is answered after this returns.
+    struct answer {
+      std::optional<response> out;
+      int calls = 0;
+    };
+    auto a = std::make_shared<answer>();
+    router->handle(req, [a](response r) {
+      ++a->calls;
+      a->out = std::move(r);
     });
-    REQUIRE(calls <= 1);
-    return out;
+    REQUIRE(a->calls <= 1);
+    return a->out;
   }
 
   response call(std::string method, std::string target, std::string body = {}, options o = {}) {
