@@ -79,8 +79,9 @@ def wait_until(predicate, timeout, what, interval=0.01):
 
 
 class Redis:
-    def __init__(self, workdir, tcp_port=0):
-        self.dir = os.path.join(workdir, "redis")
+    def __init__(self, workdir, tcp_port=0, name="redis"):
+        # One directory per section: a section never loads another's AOF.
+        self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.sock = os.path.join(self.dir, "redis.sock")
         self.tcp_port = tcp_port  # 0: unix socket only
@@ -203,7 +204,7 @@ def cpu_seconds(pid):
 
 
 def section_put(args, workdir):
-    redis = Redis(workdir, tcp_port=free_port())
+    redis = Redis(workdir, tcp_port=free_port(), name="redis-put")
     daemon = Daemon(args.build, workdir, redis, extra={"LOG_LEVEL": "warn"})
     try:
         daemon.wait_ready()
@@ -266,7 +267,7 @@ def section_load(args, workdir):
         print(f"using the records already in {args.redis_socket} ({redis.cli('DBSIZE')} keys); no fill")
         args.records = int(redis.cli("DBSIZE")) - 2
     else:
-        redis = Redis(workdir)
+        redis = Redis(workdir, name="redis-load")
     try:
         if not args.redis_socket:
             fill(args, workdir, redis)
