@@ -109,7 +109,7 @@ class Redis:
 
 
 class Daemon:
-    def __init__(self, build, workdir, redis, name="bench", extra=None):
+    def __init__(self, build, workdir, redis, name="bench", extra=None, executable="horaod"):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(workdir, f"horaod-{self.port}.log")
@@ -118,7 +118,7 @@ class Daemon:
                "PERSIST": "sync", "MAX_BODY_BYTES": str(64 << 20), "REDIS_TIMEOUT_MS": "30000"}
         env.update(extra or {})
         self.started = time.monotonic()
-        self.proc = subprocess.Popen([os.path.join(build, "horaod")], cwd=workdir, env=env,
+        self.proc = subprocess.Popen([os.path.join(build, executable)], cwd=workdir, env=env,
                                      stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
 
     def status(self, path):
@@ -176,8 +176,9 @@ def wrk_put(base, connections, duration, workdir):
     with open(script, "w") as f:
         f.write(PUT_LUA)
     threads = 1 if connections == 1 else 2
+    run_tag = f"{os.getpid()}x{time.monotonic_ns()}"  # ids never repeat across runs
     out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}", "--latency", "-s", script,
-                          base], capture_output=True, text=True).stdout
+                          base, "--", run_tag], capture_output=True, text=True).stdout
     m = re.search(r"^RESULT (\S+) (\S+) (\S+) (\S+) (\S+) (\S+)", out, re.M)
     if not m:
         raise RuntimeError(f"wrk printed no result:\n{out}")

@@ -564,7 +564,12 @@ void append_canonical(const json_tape& tape, std::uint32_t node, std::string& ou
     case json_type::integer: append_integer(n.integer, out); return;
     case json_type::unsigned_integer: append_unsigned(n.unsigned_integer, out); return;
     case json_type::floating: append_json_double(n.floating, out); return;
-    case json_type::string: append_json_quoted(tape.string(node), out); return;
+    case json_type::string:
+      if (!n.decoded)
+        out += tape.quoted_source(node);  // already canonical: no escape needed
+      else
+        append_json_quoted(tape.string(node), out);
+      return;
     case json_type::array: {
       out += '[';
       bool first = true;

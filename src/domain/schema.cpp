@@ -7,6 +7,7 @@
 #include <initializer_list>
 
 #include "horao/crdt/hlc.hpp"
+#include "horao/crdt/json_tape.hpp"
 
 namespace horao::domain {
 namespace {
@@ -56,10 +57,16 @@ value_spec array_of(value_spec items, std::size_t min_items = 0) {
           .min_items = min_items};
 }
 
-// Indexes of `members` by name; the schemas are code, so a schema that breaks
-// the invariants stops the program at its first use, in every test run.
-std::vector<std::uint8_t> by_name(const std::vector<field_spec>& members) {
+// Indexes of `members` by name, and each member's prefix; the schemas are
+// code, so a schema that breaks the invariants stops the program at its first
+// use, in every test run.
+std::vector<std::uint8_t> by_name(std::vector<field_spec>& members) {
   if (members.size() > max_object_members) std::abort();
+  for (auto& m : members) {
+    m.member_prefix.clear();
+    crdt::append_json_quoted(m.name, m.member_prefix);
+    m.member_prefix += ':';
+  }
   std::vector<std::uint8_t> order(members.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint8_t>(i);
   std::sort(order.begin(), order.end(), [&](auto a, auto b) { return members[a].name < members[b].name; });

@@ -198,16 +198,17 @@ class checker {
 
   std::optional<violation> failure;
 
-  // How messages about unknown members name one such object: `fixed` ("a
-  // server") or, nested, derived from the location ("an item of cpus"), with
-  // a tagged variant's tag ("... of type data"). Rendered only on refusal.
+  // How messages about unknown members name one such object: the body of a
+  // kind ("a server"), or, nested, derived from the location ("an item of
+  // cpus"), with a tagged variant's tag ("... of type data"). Rendered only
+  // on refusal.
   struct noun_source {
-    std::string_view fixed;
+    std::string_view kind;  // the body of a resource of this kind
     std::string_view tag;
     std::string_view tag_value;
 
     std::string render(const location& at) const {
-      if (!fixed.empty()) return std::string(fixed);
+      if (!kind.empty()) return article(kind);
       std::string noun = noun_of(at);
       if (!tag.empty()) noun.append(" of ").append(tag).append(" ").append(tag_value);
       return noun;
@@ -471,8 +472,7 @@ class writer {
     for_each_member(specs, by_name, node, [&](const field_spec& spec, std::uint32_t member) {
       if (!first) out += ',';
       first = false;
-      crdt::append_json_quoted(spec.name, out);
-      out += ':';
+      out += spec.member_prefix;
       member_value(spec, member, out);
     });
     out += '}';
@@ -517,9 +517,8 @@ body_result validate(const kind_info& kind, std::string_view id, const json_tape
       return result{std::in_place_index<1>, refuse(400, "bad_json", "the body must be a JSON object")};
     const kind_schema& schema = schema_of(kind);
     checker check(tape, references);
-    const std::string noun = article(kind.kind);
     if (!check.object(schema.body.members, schema.body.time_order, body, location{},
-                      checker::noun_source{noun}) ||
+                      checker::noun_source{kind.kind}) ||
         !check.references())
       return result{std::in_place_index<1>, std::move(*check.failure)};
 

@@ -81,6 +81,13 @@ class json_tape {
     const json_node& n = nodes_[i];
     return n.decoded ? std::string_view(buffer_).substr(n.offset, n.count) : text_.substr(n.offset, n.count);
   }
+  // A string that held no escape, as it stands in the text, quotes included:
+  // exactly its canonical JSON (an unescaped string holds no quote, backslash
+  // or control character). Empty for a decoded string.
+  std::string_view quoted_source(std::uint32_t i) const {
+    const json_node& n = nodes_[i];
+    return n.decoded ? std::string_view() : text_.substr(n.offset - 1, n.count + 2);
+  }
   // The node of `object`'s member `name` (not erased), npos when it has none.
   std::uint32_t find_member(std::uint32_t object, std::string_view name) const;
   // Removes the member whose name is node `name_node` from what readers see.

@@ -81,6 +81,7 @@ struct field_spec {
   bool read_only = false;                       // see the invariants above
   std::optional<nlohmann::json> default_value;  // filled in when absent
   std::string default_text;                     // default_value's compact text, when it has one
+  std::string member_prefix;                    // `"name":`, as canonical JSON writes the member
 };
 
 struct variant_spec {
