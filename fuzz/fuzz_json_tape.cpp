@@ -3,9 +3,10 @@
 // accepts, nlohmann accepts too and prints the same canonical text; whatever
 // nlohmann accepts and the tape refuses must repeat an object member (which
 // the API refuses on purpose) or nest deeper than the limit. A raw NUL byte
-// is refused outright. Run with
-// fuzz/CMakeLists.txt (clang, -fsanitize=fuzzer,address,undefined).
+// is refused outright. Run with fuzz/CMakeLists.txt (clang,
+// -fsanitize=fuzzer,address,undefined).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -18,37 +19,6 @@
 namespace {
 
 constexpr std::size_t max_depth = 64;
-
-// Counts object members as they appear in the text and the deepest nesting.
-struct shape : nlohmann::json_sax<nlohmann::json> {
-  std::size_t keys = 0, depth = 0, deepest = 0;
-  bool open() {
-    deepest = std::max(deepest, ++depth);
-    return true;
-  }
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override { return open(); }
-  bool key(string_t&) override {
-    ++keys;
-    return true;
-  }
-  bool end_object() override {
-    --depth;
-    return true;
-  }
-  bool start_array(std::size_t) override { return open(); }
-  bool end_array() override {
-    --depth;
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
-};
 
 std::size_t members_kept(const nlohmann::json& j) {
   std::size_t n = 0;
@@ -82,8 +52,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (reference.is_discarded()) return 0;  // both refuse
   // nlohmann accepted what the tape refused: only a repeated member or depth.
-  shape s;
-  nlohmann::json::sax_parse(text, &s);
-  if (s.deepest <= max_depth && members_kept(reference) == s.keys) std::abort();
+  using event_t = nlohmann::json::parse_event_t;
+  std::size_t keys = 0, nesting = 0;
+  (void)nlohmann::json::parse(text, [&](int depth, event_t event, nlohmann::json&) {
+    keys += event == event_t::key;
+    // A container's start comes with the number of containers around it.
+    if (event == event_t::object_start || event == event_t::array_start)
+      nesting = std::max(nesting, static_cast<std::size_t>(depth) + 1);
+    return true;
+  });
+  if (nesting <= max_depth && members_kept(reference) == keys) std::abort();
   return 0;
 }

@@ -41,6 +41,7 @@ class json_tape_parser {
 
  private:
   bool value();
+  bool member_name(std::string_view what);
   bool string_node();
   bool number_node();
   bool literal(std::string_view word, json_type type, bool boolean);
@@ -115,15 +116,21 @@ bool json_tape_parser::run() {
       return fail(expected(object ? "',' or '}'" : "',' or ']'"));
     }
     // Another item, or another member (its name and ':' first).
-    if (tape_.nodes_[open_.back()].type == json_type::object) {
-      if (!at('"')) return fail(expected("a member name (a string)"));
-      if (!string_node()) return false;
-      skip_whitespace();
-      if (!at(':')) return fail(expected("':' after a member name"));
-      ++i_;
-      skip_whitespace();
-    }
+    if (tape_.nodes_[open_.back()].type == json_type::object && !member_name("a member name (a string)"))
+      return false;
   }
+}
+
+// A member's name and the ':' after it; `what` says what was expected when
+// there is no name.
+bool json_tape_parser::member_name(std::string_view what) {
+  if (!at('"')) return fail(expected(what));
+  if (!string_node()) return false;
+  skip_whitespace();
+  if (!at(':')) return fail(expected("':' after a member name"));
+  ++i_;
+  skip_whitespace();
+  return true;
 }
 
 // One value, or the opening of a container (then its first name or item).
@@ -142,14 +149,7 @@ bool json_tape_parser::value() {
           // An empty container is a complete value; run() counts it in its parent.
           return close();
         }
-        if (object) {
-          if (!at('"')) return fail(expected("a member name (a string) or '}'"));
-          if (!string_node()) return false;
-          skip_whitespace();
-          if (!at(':')) return fail(expected("':' after a member name"));
-          ++i_;
-          skip_whitespace();
-        }
+        if (object && !member_name("a member name (a string) or '}'")) return false;
         continue;  // the first value inside
       }
       case '"':

@@ -4,6 +4,7 @@
 // reference implementation in every property here.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <rapidcheck/catch.h>
@@ -52,27 +53,10 @@ bool has_duplicate_member(const std::string& text) {
   // A text whose objects name n members holds fewer after nlohmann's parse
   // exactly when one repeats.
   std::size_t keys = 0;
-  struct counter : nlohmann::json_sax<nlohmann::json> {
-    std::size_t& keys;
-    explicit counter(std::size_t& k) : keys(k) {}
-    bool null() override { return true; }
-    bool boolean(bool) override { return true; }
-    bool number_integer(number_integer_t) override { return true; }
-    bool number_unsigned(number_unsigned_t) override { return true; }
-    bool number_float(number_float_t, const string_t&) override { return true; }
-    bool string(string_t&) override { return true; }
-    bool binary(binary_t&) override { return true; }
-    bool start_object(std::size_t) override { return true; }
-    bool key(string_t&) override {
-      ++keys;
-      return true;
-    }
-    bool end_object() override { return true; }
-    bool start_array(std::size_t) override { return true; }
-    bool end_array() override { return true; }
-    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
-  } sax(keys);
-  nlohmann::json::sax_parse(text, &sax);
+  const auto parsed = nlohmann::json::parse(text, [&](int, nlohmann::json::parse_event_t event, nlohmann::json&) {
+    keys += event == nlohmann::json::parse_event_t::key;
+    return true;
+  });
   std::size_t kept = 0;
   std::function<void(const nlohmann::json&)> count = [&](const nlohmann::json& j) {
     if (j.is_object()) {
@@ -82,7 +66,7 @@ bool has_duplicate_member(const std::string& text) {
       for (const auto& v : j) count(v);
     }
   };
-  count(nlohmann::json::parse(text));
+  count(parsed);
   return kept != keys;
 }
 
