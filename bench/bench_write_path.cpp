@@ -80,8 +80,8 @@ int main(int argc, char** argv) {
   };
   call("PUT", "/v1/datacenters/dc1", R"({"name":"bench","number":1})");
   for (int c = 1; c <= cabinets; ++c)
-    call("PUT", "/v1/cabinets/cab" + std::to_string(c), R"({"datacenter":"dc1","row":1,"position":)" +
-                                                           std::to_string(c) + "}");
+    call("PUT", "/v1/cabinets/cab" + std::to_string(c),
+         R"({"datacenter":"dc1","row":1,"position":)" + std::to_string(c) + "}");
   std::vector<std::string> bodies;
   for (int c = 1; c <= cabinets; ++c) bodies.push_back(body_for(c));
 
@@ -100,8 +100,9 @@ int main(int argc, char** argv) {
   }
   const double total = cpu_us() - start;
   std::sort(per_put.begin(), per_put.end());
-  std::printf("  PUT through the router      %6.2f us per PUT (p50 %.2f, p99 %.2f)  %d not 2xx, %zu bytes answered\n",
-              total / puts, per_put[per_put.size() / 2], per_put[per_put.size() * 99 / 100], failed, answered);
+  std::printf(
+      "  PUT through the router      %6.2f us per PUT (p50 %.2f, p99 %.2f)  %d not 2xx, %zu bytes answered\n",
+      total / puts, per_put[per_put.size() / 2], per_put[per_put.size() * 99 / 100], failed, answered);
 
   // Its parts, on the same bodies (the store now holds `puts` servers).
   const api::store_references references(store);
@@ -118,10 +119,9 @@ int main(int argc, char** argv) {
   std::printf("  read + validate the body    %6.2f us\n", (cpu_us() - t) / puts);
 
   auto first = api::parse_json_tape(bodies[0]);
-  const auto writes =
-      std::get<domain::normalised_body>(
-          api::prepare_body(server, "w-1", std::get<crdt::json_tape>(first), references))
-          .writes();
+  const auto writes = std::get<domain::normalised_body>(
+                          api::prepare_body(server, "w-1", std::get<crdt::json_tape>(first), references))
+                          .writes();
   t = cpu_us();
   for (int i = 0; i < puts; ++i) {
     time.now += 10;

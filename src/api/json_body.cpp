@@ -24,12 +24,18 @@ std::variant<crdt::json_tape, api_error> parse_json_tape(std::string_view text, 
 json to_json(const crdt::json_tape& tape, std::uint32_t node) {
   const crdt::json_node& n = tape[node];
   switch (n.type) {
-    case crdt::json_type::null: return nullptr;
-    case crdt::json_type::boolean: return n.boolean;
-    case crdt::json_type::integer: return n.integer;
-    case crdt::json_type::unsigned_integer: return n.unsigned_integer;
-    case crdt::json_type::floating: return n.floating;
-    case crdt::json_type::string: return std::string(tape.string(node));
+    case crdt::json_type::null:
+      return nullptr;
+    case crdt::json_type::boolean:
+      return n.boolean;
+    case crdt::json_type::integer:
+      return n.integer;
+    case crdt::json_type::unsigned_integer:
+      return n.unsigned_integer;
+    case crdt::json_type::floating:
+      return n.floating;
+    case crdt::json_type::string:
+      return std::string(tape.string(node));
     case crdt::json_type::array: {
       json out = json::array();
       out.get_ref<json::array_t&>().reserve(n.count);

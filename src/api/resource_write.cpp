@@ -77,8 +77,8 @@ std::variant<json, api_error> prepare_body(const domain::kind_info& kind, std::s
   return std::move(std::get<json>(result));
 }
 
-std::variant<domain::normalised_body, api_error> prepare_body(const domain::kind_info& kind, std::string_view id,
-                                                              crdt::json_tape& tape,
+std::variant<domain::normalised_body, api_error> prepare_body(const domain::kind_info& kind,
+                                                              std::string_view id, crdt::json_tape& tape,
                                                               const domain::reference_lookup& references) {
   if (auto refused = strip_daemon_members(kind, id, tape, crdt::json_tape::root)) return *refused;
   auto result = domain::validate(kind, id, tape, crdt::json_tape::root, references);

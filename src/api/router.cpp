@@ -187,9 +187,10 @@ class router::request_metrics {
     if (it == series_.end()) {
       const std::string status_text = std::to_string(status);
       it = series_
-               .emplace(k, entry{metrics_.counter("horao_http_requests_total",
-                                                  {{"route", route}, {"method", method}, {"status", status_text}}),
-                                 duration_of(route)})
+               .emplace(
+                   k, entry{metrics_.counter("horao_http_requests_total",
+                                             {{"route", route}, {"method", method}, {"status", status_text}}),
+                            duration_of(route)})
                .first;
     }
     it->second.requests.add();

@@ -1,9 +1,9 @@
 #include "horao/api/text.hpp"
 
+#include <cstdint>
+
 #include "horao/crdt/json_tape.hpp"
 #include "horao/crdt/utf8.hpp"
-
-#include <cstdint>
 
 namespace horao::api {
 
@@ -22,9 +22,13 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool valid_utf8(std::string_view s) { return crdt::valid_utf8(s); }
+bool valid_utf8(std::string_view s) {
+  return crdt::valid_utf8(s);
+}
 
-void append_json_string(std::string& out, std::string_view s) { crdt::append_json_quoted(s, out); }
+void append_json_string(std::string& out, std::string_view s) {
+  crdt::append_json_quoted(s, out);
+}
 
 std::string pointer_token(std::string_view name) {
   std::string out;

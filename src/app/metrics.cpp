@@ -32,9 +32,12 @@ std::string format_number(double v) {
 
 const char* type_name(metric_type t) {
   switch (t) {
-    case metric_type::counter: return "counter";
-    case metric_type::gauge: return "gauge";
-    case metric_type::histogram: return "histogram";
+    case metric_type::counter:
+      return "counter";
+    case metric_type::gauge:
+      return "gauge";
+    case metric_type::histogram:
+      return "histogram";
   }
   return "untyped";
 }
@@ -124,7 +127,9 @@ metric_registry::histogram_series metric_registry::histogram(std::string_view na
   return histogram_series(&s, &f.bounds);
 }
 
-void metric_registry::counter_series::add(double by) { series_->value += by; }
+void metric_registry::counter_series::add(double by) {
+  series_->value += by;
+}
 
 void metric_registry::histogram_series::observe(double value) {
   const std::vector<double>& bounds = *bounds_;
@@ -142,7 +147,9 @@ void metric_registry::histogram_observe(std::string_view name, const labels& l, 
   histogram(name, l).observe(value);
 }
 
-void metric_registry::on_scrape(std::function<void(metric_registry&)> hook) { hooks_.push_back(std::move(hook)); }
+void metric_registry::on_scrape(std::function<void(metric_registry&)> hook) {
+  hooks_.push_back(std::move(hook));
+}
 
 double metric_registry::value(std::string_view name, const labels& l) const {
   auto it = families_.find(name);

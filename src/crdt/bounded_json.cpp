@@ -26,7 +26,8 @@ bool bounded_json_builder::key(string_t& k) {
   return true;
 }
 
-bool bounded_json_builder::parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) {
+bool bounded_json_builder::parse_error(std::size_t, const std::string&,
+                                       const nlohmann::detail::exception& ex) {
   // nlohmann's message is "[json.exception.parse_error.101] parse error at ...":
   // keep the part after the bracket, which names the position and the cause.
   std::string what = ex.what();

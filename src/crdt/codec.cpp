@@ -1,7 +1,8 @@
 #include "horao/crdt/codec.hpp"
-#include "horao/crdt/utf8.hpp"
 
 #include <limits>
+
+#include "horao/crdt/utf8.hpp"
 
 namespace horao::crdt {
 namespace {
@@ -16,7 +17,8 @@ bool fail(std::string* error, std::string message) {
 bool read_name(std::string_view text, const char* what, symbol_table& table, std::uint32_t& out,
                std::string* error) {
   if (text.size() > symbol_table::max_name_length)
-    return fail(error, std::string(what) + " longer than " + std::to_string(symbol_table::max_name_length) + " bytes");
+    return fail(error, std::string(what) + " longer than " + std::to_string(symbol_table::max_name_length) +
+                           " bytes");
   if (!valid_utf8(text)) return fail(error, std::string(what) + " is not valid UTF-8");
   auto id = table.intern(text);
   if (!id) return fail(error, std::string(what) + " too long or too many distinct names");
@@ -27,14 +29,15 @@ bool read_name(std::string_view text, const char* what, symbol_table& table, std
 bool read_stamp(const json& wall, const json& counter, const json& node, hlc& out, std::string* error) {
   // Integers may arrive signed or unsigned (JSON text gives unsigned for
   // non-negative numbers, a json built from int64_t gives signed).
-  if (!wall.is_number_integer() || (wall.is_number_unsigned() ? wall.get<std::uint64_t>() > max_wall_us
-                                                                : wall.get<std::int64_t>() < 0 ||
-                                                                      wall.get<std::int64_t>() > max_wall_us))
+  if (!wall.is_number_integer() ||
+      (wall.is_number_unsigned() ? wall.get<std::uint64_t>() > max_wall_us
+                                 : wall.get<std::int64_t>() < 0 || wall.get<std::int64_t>() > max_wall_us))
     return fail(error, "timestamp wall_us must be an integer from 0 to " + std::to_string(max_wall_us));
   if (!counter.is_number_integer() ||
-      (counter.is_number_unsigned() ? counter.get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max()
-                                    : counter.get<std::int64_t>() < 0 ||
-                                          counter.get<std::int64_t>() > std::numeric_limits<std::uint32_t>::max()))
+      (counter.is_number_unsigned()
+           ? counter.get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max()
+           : counter.get<std::int64_t>() < 0 ||
+                 counter.get<std::int64_t>() > std::numeric_limits<std::uint32_t>::max()))
     return fail(error, "timestamp counter must be an integer from 0 to 2^32-1");
   if (!node.is_string()) return fail(error, "timestamp node must be a string");
   std::uint32_t id = 0;
@@ -52,7 +55,9 @@ bool read_hlc_parts(const json& j, hlc& out, std::string* error) {
 
 std::optional<record> decode_record_unchecked(const json& j, std::string* error);
 
-json encode_hlc(const hlc& t) { return json::array({t.wall_us, t.counter, node_name(t)}); }
+json encode_hlc(const hlc& t) {
+  return json::array({t.wall_us, t.counter, node_name(t)});
+}
 
 std::optional<hlc> decode_hlc(const json& j, std::string* error) {
   hlc t;

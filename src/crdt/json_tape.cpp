@@ -25,7 +25,9 @@ constexpr std::array<std::uint8_t, 256> string_classes = [] {
   return t;
 }();
 
-std::uint8_t class_of(char c) { return string_classes[static_cast<unsigned char>(c)]; }
+std::uint8_t class_of(char c) {
+  return string_classes[static_cast<unsigned char>(c)];
+}
 
 }  // namespace
 
@@ -236,8 +238,9 @@ bool json_tape_parser::string_node() {
       return true;
     }
     if (c == '\\') return decode_escaped(start);
-    if (c < 0x20) return fail("a control character (byte " + std::to_string(c) + ") in a string at byte " +
-                              std::to_string(i_) + " must be escaped");
+    if (c < 0x20)
+      return fail("a control character (byte " + std::to_string(c) + ") in a string at byte " +
+                  std::to_string(i_) + " must be escaped");
     if (c < 0x80) {
       ++i_;
       continue;
@@ -270,8 +273,9 @@ bool json_tape_parser::decode_escaped(std::size_t start) {
       if (!escape(i_, out)) return false;
       continue;
     }
-    if (c < 0x20) return fail("a control character (byte " + std::to_string(c) + ") in a string at byte " +
-                              std::to_string(i_) + " must be escaped");
+    if (c < 0x20)
+      return fail("a control character (byte " + std::to_string(c) + ") in a string at byte " +
+                  std::to_string(i_) + " must be escaped");
     const std::size_t n = c < 0x80 ? 1 : utf8_sequence_length(t_, i_);
     if (n == 0) return fail("invalid UTF-8 in a string at byte " + std::to_string(i_));
     out.append(t_.data() + i_, n);
@@ -306,16 +310,34 @@ bool json_tape_parser::escape(std::size_t& i, std::string& out) {
   const char e = t_[i + 1];
   i += 2;
   switch (e) {
-    case '"': out += '"'; return true;
-    case '\\': out += '\\'; return true;
-    case '/': out += '/'; return true;
-    case 'b': out += '\b'; return true;
-    case 'f': out += '\f'; return true;
-    case 'n': out += '\n'; return true;
-    case 'r': out += '\r'; return true;
-    case 't': out += '\t'; return true;
-    case 'u': break;
-    default: return fail_at(at, "invalid escape at byte " + std::to_string(at));
+    case '"':
+      out += '"';
+      return true;
+    case '\\':
+      out += '\\';
+      return true;
+    case '/':
+      out += '/';
+      return true;
+    case 'b':
+      out += '\b';
+      return true;
+    case 'f':
+      out += '\f';
+      return true;
+    case 'n':
+      out += '\n';
+      return true;
+    case 'r':
+      out += '\r';
+      return true;
+    case 't':
+      out += '\t';
+      return true;
+    case 'u':
+      break;
+    default:
+      return fail_at(at, "invalid escape at byte " + std::to_string(at));
   }
   unsigned cp;
   if (!hex4(i, cp)) return fail_at(at, "\\u at byte " + std::to_string(at) + " needs four hex digits");
@@ -489,10 +511,14 @@ std::uint32_t json_tape::find_member(std::uint32_t object, std::string_view name
 double json_tape::number(std::uint32_t i) const {
   const json_node& n = nodes_[i];
   switch (n.type) {
-    case json_type::integer: return static_cast<double>(n.integer);
-    case json_type::unsigned_integer: return static_cast<double>(n.unsigned_integer);
-    case json_type::floating: return n.floating;
-    default: return 0;
+    case json_type::integer:
+      return static_cast<double>(n.integer);
+    case json_type::unsigned_integer:
+      return static_cast<double>(n.unsigned_integer);
+    case json_type::floating:
+      return n.floating;
+    default:
+      return 0;
   }
 }
 
@@ -509,13 +535,27 @@ void append_json_quoted(std::string_view s, std::string& out) {
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         out += "\\u00";
         out += hex[c >> 4];
@@ -559,11 +599,21 @@ void append_unsigned(std::uint64_t v, std::string& out) {
 void append_canonical(const json_tape& tape, std::uint32_t node, std::string& out) {
   const json_node& n = tape[node];
   switch (n.type) {
-    case json_type::null: out += "null"; return;
-    case json_type::boolean: out += n.boolean ? "true" : "false"; return;
-    case json_type::integer: append_integer(n.integer, out); return;
-    case json_type::unsigned_integer: append_unsigned(n.unsigned_integer, out); return;
-    case json_type::floating: append_json_double(n.floating, out); return;
+    case json_type::null:
+      out += "null";
+      return;
+    case json_type::boolean:
+      out += n.boolean ? "true" : "false";
+      return;
+    case json_type::integer:
+      append_integer(n.integer, out);
+      return;
+    case json_type::unsigned_integer:
+      append_unsigned(n.unsigned_integer, out);
+      return;
+    case json_type::floating:
+      append_json_double(n.floating, out);
+      return;
     case json_type::string:
       if (!n.decoded)
         out += tape.quoted_source(node);  // already canonical: no escape needed

@@ -21,7 +21,8 @@ void put_stamp(std::vector<std::uint8_t>& out, const hlc& t) {
   cbor::put_text(out, node_name(t));
 }
 
-bool read_name(cbor::reader& in, const char* what, symbol_table& table, std::uint32_t& out, std::string* error) {
+bool read_name(cbor::reader& in, const char* what, symbol_table& table, std::uint32_t& out,
+               std::string* error) {
   const auto text = in.text();
   if (!text) return fail(error, std::string(what) + " must be a text string");
   if (text->empty()) return fail(error, std::string(what) + " must not be empty");

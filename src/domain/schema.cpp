@@ -70,9 +70,8 @@ std::vector<std::uint8_t> by_name(std::vector<field_spec>& members) {
   std::vector<std::uint8_t> order(members.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint8_t>(i);
   std::sort(order.begin(), order.end(), [&](auto a, auto b) { return members[a].name < members[b].name; });
-  if (std::adjacent_find(order.begin(), order.end(), [&](auto a, auto b) {
-        return members[a].name == members[b].name;
-      }) != order.end())
+  if (std::adjacent_find(order.begin(), order.end(),
+                         [&](auto a, auto b) { return members[a].name == members[b].name; }) != order.end())
     std::abort();
   return order;
 }

@@ -15,11 +15,11 @@
 namespace horao::domain {
 namespace {
 
-using nlohmann::json;
 using crdt::json_tape;
 using crdt::json_type;
 using crdt::utf8_sequence_length;
 using crdt::valid_utf8;
+using nlohmann::json;
 
 constexpr std::string_view id_pattern = "[A-Za-z0-9][A-Za-z0-9._-]{0,127}";
 // Longest piece of client text (an unknown member's name) quoted in a message.
@@ -149,9 +149,12 @@ std::string accepted(const value_spec& v) {
   return "a valid value";
 }
 
-
-bool is_null(const json_tape& tape, std::uint32_t node) { return tape[node].type == json_type::null; }
-bool is_string(const json_tape& tape, std::uint32_t node) { return tape[node].type == json_type::string; }
+bool is_null(const json_tape& tape, std::uint32_t node) {
+  return tape[node].type == json_type::null;
+}
+bool is_string(const json_tape& tape, std::uint32_t node) {
+  return tape[node].type == json_type::string;
+}
 bool is_integer(const json_tape& tape, std::uint32_t node) {
   return tape[node].type == json_type::integer || tape[node].type == json_type::unsigned_integer;
 }
@@ -223,8 +226,8 @@ class checker {
       const std::string_view name = tape_.string(slots.unknown);
       std::vector<std::string> names;
       for (const auto& f : members) names.push_back(f.name);
-      return fail(at.member(name), "unknown field " + printable(at.member(name).path(), max_quoted_bytes) + "; " +
-                                       noun.render(at) + " has " + join(names, ", "));
+      return fail(at.member(name), "unknown field " + printable(at.member(name).path(), max_quoted_bytes) +
+                                       "; " + noun.render(at) + " has " + join(names, ", "));
     }
     for (std::size_t i = 0; i < members.size(); ++i) {
       const field_spec& f = members[i];
@@ -245,7 +248,8 @@ class checker {
       const auto ta = crdt::parse_time_us(tape_.string(a));
       const auto tb = crdt::parse_time_us(tape_.string(b));
       if (ta && tb && *tb <= *ta)
-        return fail(at.member(later), at.member(later).path() + " must be after " + at.member(earlier).path());
+        return fail(at.member(later),
+                    at.member(later).path() + " must be after " + at.member(earlier).path());
     }
     return true;
   }
@@ -263,7 +267,8 @@ class checker {
         // A float (2.5, 1e300, even 2.0) is refused: integers are counts.
         if (!is_integer(tape_, node)) return wrong(v, at);
         if (tape_[node].type == json_type::unsigned_integer &&
-            tape_[node].unsigned_integer > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+            tape_[node].unsigned_integer >
+                static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
           return wrong(v, at);
         const std::int64_t n = integer_of(tape_, node);
         if (n < v.int_min || n > v.int_max) return wrong(v, at);
@@ -382,7 +387,9 @@ class checker {
     return path;
   }
 
-  bool wrong(const value_spec& v, const location& at) { return fail(at, at.path() + " must be " + accepted(v)); }
+  bool wrong(const value_spec& v, const location& at) {
+    return fail(at, at.path() + " must be " + accepted(v));
+  }
 
   bool fail(const location& at, std::string message) { return fail(at.pointer(), std::move(message)); }
   bool fail(std::string pointer, std::string message) {
@@ -465,8 +472,8 @@ class writer {
   }
 
  private:
-  void object(const std::vector<field_spec>& specs, const std::vector<std::uint8_t>& by_name, std::uint32_t node,
-              std::string& out) const {
+  void object(const std::vector<field_spec>& specs, const std::vector<std::uint8_t>& by_name,
+              std::uint32_t node, std::string& out) const {
     out += '{';
     bool first = true;
     for_each_member(specs, by_name, node, [&](const field_spec& spec, std::uint32_t member) {
@@ -526,18 +533,19 @@ body_result validate(const kind_info& kind, std::string_view id, const json_tape
     out.text.reserve(tape.size() * 8);
     out.fields.reserve(schema.body.members.size());
     const writer write(tape);
-    write.for_each_member(schema.body.members, schema.body.members_by_name, body,
-                          [&](const field_spec& spec, std::uint32_t member) {
-                            const auto offset = static_cast<std::uint32_t>(out.text.size());
-                            write.member_value(spec, member, out.text);
-                            out.fields.push_back(
-                                {spec.name, offset, static_cast<std::uint32_t>(out.text.size() - offset)});
-                          });
+    write.for_each_member(
+        schema.body.members, schema.body.members_by_name, body,
+        [&](const field_spec& spec, std::uint32_t member) {
+          const auto offset = static_cast<std::uint32_t>(out.text.size());
+          write.member_value(spec, member, out.text);
+          out.fields.push_back({spec.name, offset, static_cast<std::uint32_t>(out.text.size() - offset)});
+        });
     return result{std::in_place_index<0>, std::move(out)};
   } catch (const std::exception&) {
     // Nothing above throws on any body; this is the last line against an
     // exception escaping into the router (allocation failure aside).
-    return result{std::in_place_index<1>, refuse(422, "validation_failed", "the body could not be validated")};
+    return result{std::in_place_index<1>,
+                  refuse(422, "validation_failed", "the body could not be validated")};
   }
 }
 
@@ -549,12 +557,14 @@ validation_result validate(const kind_info& kind, std::string_view id, const jso
     // is (invalid UTF-8 and non-finite numbers included, refused where they are).
     const auto tape = json_tape::from_tree(body);
     if (!tape)
-      return result{std::in_place_index<1>, refuse(422, "validation_failed", "the body could not be validated")};
+      return result{std::in_place_index<1>,
+                    refuse(422, "validation_failed", "the body could not be validated")};
     auto checked = validate(kind, id, *tape, json_tape::root, references);
     if (auto* v = std::get_if<violation>(&checked)) return result{std::in_place_index<1>, std::move(*v)};
     return result{std::in_place_index<0>, std::get<normalised_body>(checked).to_json()};
   } catch (const std::exception&) {
-    return result{std::in_place_index<1>, refuse(422, "validation_failed", "the body could not be validated")};
+    return result{std::in_place_index<1>,
+                  refuse(422, "validation_failed", "the body could not be validated")};
   }
 }
 

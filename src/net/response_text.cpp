@@ -1,8 +1,8 @@
 #include "horao/net/response_text.hpp"
 
+#include <array>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/status.hpp>
-#include <array>
 #include <charconv>
 
 namespace horao::net {

@@ -66,8 +66,8 @@ namespace {
 // Format 2: [seq, record]. The reader is iterative and bounded by the input;
 // record values are text strings checked by read_record_cbor.
 std::optional<decoded_entry> decode_entry_v2(std::string_view bytes, std::string* error) {
-  crdt::cbor::reader in(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(bytes.data()),
-                                                      bytes.size()));
+  crdt::cbor::reader in(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
   if (in.array_length() != 2u) {
     fail(error, "not a record entry: expected a CBOR array [seq, record]");
     return std::nullopt;

@@ -1,9 +1,9 @@
 #include "horao/persist/redis_asio.hpp"
 
-#include <boost/asio/post.hpp>
-
 #include <hiredis/async.h>
 #include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
 
 namespace horao::persist {
 

@@ -171,7 +171,8 @@ TEST_CASE("redis_store: a batch sent behind a failed one does not claim the fail
 
   // Once Redis takes the cursor again, the failed change goes out and both are durable.
   REQUIRE(server.command({"DEL", "horao:peers"}).integer == 1);
-  REQUIRE(h.run_until([&] { return a.persistence->settled() && a.persistence->persisted_seq() == a.store.seq(); }));
+  REQUIRE(h.run_until(
+      [&] { return a.persistence->settled() && a.persistence->persisted_seq() == a.store.seq(); }));
   check_redis_matches(server, a.store);
   CHECK(server.command({"HGET", "horao:peers", "dc-b"}).str == "7");
 }
@@ -353,9 +354,10 @@ TEST_CASE("redis_store: format 1 entries of an older daemon load and are rewritt
   test::redis_server server;
   test::io_harness h;
   const auto dc_a = *crdt::node_names().intern("dc-a");
-  crdt::record r(crdt::hlc{1'700'000'000'000'000, 1, dc_a}, crdt::hlc{},
-                 {crdt::field_entry{crdt::hlc{1'700'000'000'000'000, 1, dc_a}, *crdt::field_names().intern("cpus"),
-                                    R"([{"cores":64,"model":"EPYC"}])"}});
+  crdt::record r(
+      crdt::hlc{1'700'000'000'000'000, 1, dc_a}, crdt::hlc{},
+      {crdt::field_entry{crdt::hlc{1'700'000'000'000'000, 1, dc_a}, *crdt::field_names().intern("cpus"),
+                         R"([{"cores":64,"model":"EPYC"}])"}});
   std::string v1;
   nlohmann::json::to_cbor(nlohmann::json{{"s", 7}, {"r", crdt::encode_record(r)}}, v1);
   server.command({"HSET", "horao:meta", "format", "1", "node_id", "dc-a", "seq", "7", "persisted", "7"});

@@ -55,8 +55,8 @@ std::variant<nlohmann::json, api_error> prepare_body(const domain::kind_info& ki
                                                      std::string_view pointer = {});
 // The same for the object at the root of a tape (PUT's hot path): the
 // normalised fields, with no tree built.
-std::variant<domain::normalised_body, api_error> prepare_body(const domain::kind_info& kind, std::string_view id,
-                                                              crdt::json_tape& tape,
+std::variant<domain::normalised_body, api_error> prepare_body(const domain::kind_info& kind,
+                                                              std::string_view id, crdt::json_tape& tape,
                                                               const domain::reference_lookup& references);
 
 std::vector<crdt::field_write> put_writes(const nlohmann::json& normalised);

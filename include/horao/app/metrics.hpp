@@ -71,8 +71,8 @@ class metric_registry {
 
  private:
   struct series {
-    double value = 0;                     // counter or gauge
-    std::vector<std::uint64_t> buckets;   // histogram, cumulative at render
+    double value = 0;                    // counter or gauge
+    std::vector<std::uint64_t> buckets;  // histogram, cumulative at render
     std::uint64_t count = 0;
     double sum = 0;
   };

@@ -35,13 +35,22 @@
 
 namespace horao::crdt {
 
-enum class json_type : std::uint8_t { null, boolean, integer, unsigned_integer, floating, string, array, object };
+enum class json_type : std::uint8_t {
+  null,
+  boolean,
+  integer,
+  unsigned_integer,
+  floating,
+  string,
+  array,
+  object
+};
 
 struct json_node {
   json_type type = json_type::null;
-  bool boolean = false;   // boolean: its value
-  bool decoded = false;   // string: held escapes, its text is in the tape's buffer
-  bool erased = false;    // a member's name: the member was erased (json_tape::erase_member)
+  bool boolean = false;     // boolean: its value
+  bool decoded = false;     // string: held escapes, its text is in the tape's buffer
+  bool erased = false;      // a member's name: the member was erased (json_tape::erase_member)
   std::uint32_t count = 0;  // array: items; object: members; string: bytes
   std::uint32_t end = 0;    // one past the value's last node
   union {
@@ -65,7 +74,7 @@ class json_tape {
   static std::variant<json_tape, json_tape_error> parse(std::string_view text, std::size_t max_depth);
   // Refused at compile time: the tape would view a string that dies at the end of the call.
   template <class S>
-    requires std::same_as<S, std::string>
+  requires std::same_as<S, std::string>
   static std::variant<json_tape, json_tape_error> parse(S&& temporary, std::size_t max_depth) = delete;
   // The tape of a tree built in-process, as it is: strings are copied without
   // a UTF-8 check and non-finite doubles kept, so that validation can refuse

@@ -60,12 +60,12 @@ struct value_spec {
   std::int64_t int_min = std::numeric_limits<std::int64_t>::min();
   std::int64_t int_max = std::numeric_limits<std::int64_t>::max();
   double number_min = -std::numeric_limits<double>::infinity();
-  bool number_exclusive = false;            // number: > number_min rather than >=
-  std::vector<std::string> choices;         // enumeration
-  std::vector<std::string> ref_kinds;       // id_ref: one kind; key_ref: the accepted kinds
-  std::shared_ptr<const value_spec> items;  // array
-  std::size_t min_items = 0;                // array
-  std::vector<field_spec> members;          // object
+  bool number_exclusive = false;              // number: > number_min rather than >=
+  std::vector<std::string> choices;           // enumeration
+  std::vector<std::string> ref_kinds;         // id_ref: one kind; key_ref: the accepted kinds
+  std::shared_ptr<const value_spec> items;    // array
+  std::size_t min_items = 0;                  // array
+  std::vector<field_spec> members;            // object
   std::vector<std::uint8_t> members_by_name;  // object: indexes into members, by name
   // object: pairs (earlier, later) of time members; when both are present the
   // later must be strictly after the earlier ("end > start").
@@ -85,8 +85,8 @@ struct field_spec {
 };
 
 struct variant_spec {
-  std::string tag_value;            // e.g. "compute"
-  std::vector<field_spec> members;  // includes the tag member itself
+  std::string tag_value;                      // e.g. "compute"
+  std::vector<field_spec> members;            // includes the tag member itself
   std::vector<std::uint8_t> members_by_name;  // indexes into members, by name
 };
 

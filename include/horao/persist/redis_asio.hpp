@@ -70,9 +70,9 @@ class redis_asio : public std::enable_shared_from_this<redis_asio> {
   std::shared_ptr<redis_asio> self_;  // while attached
   bool want_read_ = false;
   bool want_write_ = false;
-  bool reading_ = false;  // a read wait is outstanding
-  bool writing_ = false;  // a write wait is outstanding
-  bool write_posted_ = false;  // an immediate write attempt is posted
+  bool reading_ = false;           // a read wait is outstanding
+  bool writing_ = false;           // a write wait is outstanding
+  bool write_posted_ = false;      // an immediate write attempt is posted
   bool in_write_attempt_ = false;  // inside that attempt: a further add_write means "wait"
 };
 

@@ -15,7 +15,8 @@ TEST_CASE("a counter handle and counter_add update one series") {
   get.add();
   m.counter_add("requests_total", {{"route", "/a"}, {"status", "200"}}, 2);
   // Many other series later: the handle still points at its own.
-  for (int i = 0; i < 1000; ++i) m.counter_add("requests_total", {{"route", "/b"}, {"status", std::to_string(i)}});
+  for (int i = 0; i < 1000; ++i)
+    m.counter_add("requests_total", {{"route", "/b"}, {"status", std::to_string(i)}});
   get.add(0.5);
   CHECK(m.value("requests_total", {{"route", "/a"}, {"status", "200"}}) == 3.5);
   CHECK(m.value("requests_total", {{"route", "/b"}, {"status", "7"}}) == 1);

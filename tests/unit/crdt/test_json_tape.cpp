@@ -2,12 +2,13 @@
 // duplicate members and excess depth), types numbers as nlohmann does, and
 // writes back exactly what nlohmann's dump() writes. nlohmann is the
 // reference implementation in every property here.
+#include <rapidcheck/catch.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <rapidcheck/catch.h>
 
 #include "generators.hpp"
 #include "horao/crdt/json_tape.hpp"
@@ -53,10 +54,11 @@ bool has_duplicate_member(const std::string& text) {
   // A text whose objects name n members holds fewer after nlohmann's parse
   // exactly when one repeats.
   std::size_t keys = 0;
-  const auto parsed = nlohmann::json::parse(text, [&](int, nlohmann::json::parse_event_t event, nlohmann::json&) {
-    keys += event == nlohmann::json::parse_event_t::key;
-    return true;
-  });
+  const auto parsed =
+      nlohmann::json::parse(text, [&](int, nlohmann::json::parse_event_t event, nlohmann::json&) {
+        keys += event == nlohmann::json::parse_event_t::key;
+        return true;
+      });
   std::size_t kept = 0;
   std::function<void(const nlohmann::json&)> count = [&](const nlohmann::json& j) {
     if (j.is_object()) {
@@ -81,10 +83,29 @@ TEST_CASE("json_tape writes back exactly what nlohmann's dump() writes") {
     RC_ASSERT(tape.has_value());
     RC_ASSERT(canonical(*tape) == j.dump());
   });
-  for (const char* text : {"0", "-0", "-1", "18446744073709551615", "18446744073709551616", "-9223372036854775808",
-                           "-9223372036854775809", "1.5", "-0.0", "3.1", "1E2", "1e-400", "2.50", "1e+100",
-                           "\"\"", "\"a\\u001fb\\n\\/\"", "\"\\ud83d\\ude00\\u00e9\"", "\"\x7f\"", "[]", "{}",
-                           " [1, [2, {}]] ", "{\"b\":[true,false,null],\"a\":1}", "{\"\\u0061\":1,\"b\":2}"}) {
+  for (const char* text : {"0",
+                           "-0",
+                           "-1",
+                           "18446744073709551615",
+                           "18446744073709551616",
+                           "-9223372036854775808",
+                           "-9223372036854775809",
+                           "1.5",
+                           "-0.0",
+                           "3.1",
+                           "1E2",
+                           "1e-400",
+                           "2.50",
+                           "1e+100",
+                           "\"\"",
+                           "\"a\\u001fb\\n\\/\"",
+                           "\"\\ud83d\\ude00\\u00e9\"",
+                           "\"\x7f\"",
+                           "[]",
+                           "{}",
+                           " [1, [2, {}]] ",
+                           "{\"b\":[true,false,null],\"a\":1}",
+                           "{\"\\u0061\":1,\"b\":2}"}) {
     CAPTURE(text);
     const auto tape = read(text);
     REQUIRE(tape);
@@ -126,9 +147,9 @@ TEST_CASE("json_tape accepts a text exactly when nlohmann does, unless it repeat
     std::string text = (*horao::test::gen_json(3)).dump(*rc::gen::element(-1, 1));
     const auto op = *rc::gen::inRange(0, 3);
     const auto pos = *rc::gen::inRange<std::size_t>(0, text.size() + 1);
-    const char c = *rc::gen::element<char>(' ', ',', ':', '[', ']', '{', '}', '"', '\\', '0', '1', '-', '.', 'e',
-                                           'E', '+', 'a', 'u', 't', 'n', '\n', '\t', '\x01', '\x7f', '\xc3',
-                                           '\xa9', '\xed', '\xff');
+    const char c = *rc::gen::element<char>(' ', ',', ':', '[', ']', '{', '}', '"', '\\', '0', '1', '-', '.',
+                                           'e', 'E', '+', 'a', 'u', 't', 'n', '\n', '\t', '\x01', '\x7f',
+                                           '\xc3', '\xa9', '\xed', '\xff');
     if (op == 0 && pos < text.size()) text[pos] = c;
     if (op == 1 && pos < text.size()) text.erase(pos, 1);
     if (op == 2) text.insert(pos, 1, c);
@@ -144,11 +165,42 @@ TEST_CASE("json_tape accepts a text exactly when nlohmann does, unless it repeat
 }
 
 TEST_CASE("json_tape refuses what a body may not be, with the place") {
-  for (const char* text : {"", " ", "{", "[1,]", "{\"a\":1,}", "{'a':1}", "{} x", "01", "-", "1.", ".5", "1e",
-                           "+1", "NaN", "Infinity", "tru", "nul", "[1 2]", "{\"a\" 1}", "{\"a\":}", "{1:2}",
-                           "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"",
-                           "\"a\nb\"", "\"\x01\"", "\"\xff\"", "\"\xc3\"", "\"\xed\xa0\x80\"", "\"\xc0\xaf\"",
-                           "\"unterminated", "1e400", "-1e400", "[1]]"}) {
+  for (const char* text : {"",
+                           " ",
+                           "{",
+                           "[1,]",
+                           "{\"a\":1,}",
+                           "{'a':1}",
+                           "{} x",
+                           "01",
+                           "-",
+                           "1.",
+                           ".5",
+                           "1e",
+                           "+1",
+                           "NaN",
+                           "Infinity",
+                           "tru",
+                           "nul",
+                           "[1 2]",
+                           "{\"a\" 1}",
+                           "{\"a\":}",
+                           "{1:2}",
+                           "\"\\x\"",
+                           "\"\\u12\"",
+                           "\"\\ud800\"",
+                           "\"\\udc00\"",
+                           "\"\\ud800\\u0041\"",
+                           "\"a\nb\"",
+                           "\"\x01\"",
+                           "\"\xff\"",
+                           "\"\xc3\"",
+                           "\"\xed\xa0\x80\"",
+                           "\"\xc0\xaf\"",
+                           "\"unterminated",
+                           "1e400",
+                           "-1e400",
+                           "[1]]"}) {
     CAPTURE(text);
     CHECK(error_of(text) != "accepted");
     CHECK_FALSE(reference(text).has_value());

@@ -58,7 +58,8 @@ validation_result run(std::string_view kind, const json& body, std::string_view 
     REQUIRE(std::holds_alternative<normalised_body>(from_text));
     const auto& fields = std::get<normalised_body>(from_text);
     CHECK(fields.to_json() == std::get<json>(from_tree));
-    for (const auto& f : fields.fields) CHECK(fields.value(f) == std::get<json>(from_tree).at(std::string(f.name)).dump());
+    for (const auto& f : fields.fields)
+      CHECK(fields.value(f) == std::get<json>(from_tree).at(std::string(f.name)).dump());
   }
   return from_tree;
 }
@@ -427,7 +428,8 @@ TEST_CASE("values built in-process that JSON text cannot carry are refused, not 
 
 TEST_CASE("of several unknown members, the one with the smallest name is reported, whatever their order") {
   const kind_info& server = *find_kind("server");
-  for (const char* text : {R"({"cabinet": "cab1", "zz": 1, "aa": 2})", R"({"aa": 2, "cabinet": "cab1", "zz": 1})"}) {
+  for (const char* text :
+       {R"({"cabinet": "cab1", "zz": 1, "aa": 2})", R"({"aa": 2, "cabinet": "cab1", "zz": 1})"}) {
     const auto tape = horao::crdt::json_tape::parse(std::string_view(text), 64);
     const auto r = validate(server, "x1", std::get<horao::crdt::json_tape>(tape), 0, world());
     REQUIRE(std::holds_alternative<violation>(r));
