@@ -1,5 +1,7 @@
 #include "horao/api/resource_write.hpp"
 
+#include <array>
+
 #include "horao/api/json_body.hpp"
 
 namespace horao::api {
@@ -17,27 +19,46 @@ api_error refusal(domain::violation v, std::string_view pointer) {
   return api_error{v.status, std::move(v.code), std::move(v.message), std::string(pointer) + v.field};
 }
 
+// The members a body may carry although the daemon sets them, in the order
+// they are checked.
+constexpr std::array<std::string_view, 3> daemon_members{"id", "kind", "meta"};
+
+// What such a member holds, as far as the rules below look at it.
+struct daemon_member {
+  std::string_view name;
+  bool is_string = false;
+  std::string_view text;  // when is_string
+  bool is_object = false;
+};
+
+// `id` must equal the path's, `kind` the kind's, `meta` be an object (a
+// client may echo a GET back): nullopt when `m` may be dropped.
+std::optional<api_error> refuse_daemon_member(const domain::kind_info& kind, std::string_view id,
+                                              const daemon_member& m, std::string_view pointer) {
+  const std::string at = std::string(pointer) + "/" + std::string(m.name);
+  if (m.name == "id" && (!m.is_string || m.text != id))
+    return api_error{400, "invalid_id", "the body's id differs from the id in the path", at};
+  if (m.name == "kind" && (!m.is_string || m.text != kind.kind))
+    return api_error{422, "validation_failed",
+                     "kind must be \"" + std::string(kind.kind) + "\" (set by the daemon)", at};
+  if (m.name == "meta" && !m.is_object)
+    return api_error{422, "validation_failed", "meta is set by the daemon; when given it must be an object",
+                     at};
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<api_error> strip_daemon_members(const domain::kind_info& kind, std::string_view id, json& body,
                                               std::string_view pointer) {
   if (!body.is_object()) return std::nullopt;  // validate() refuses it with its own message
-  const std::string at(pointer);
-  if (auto it = body.find("id"); it != body.end()) {
-    if (!it->is_string() || it->get_ref<const std::string&>() != id)
-      return api_error{400, "invalid_id", "the body's id differs from the id in the path", at + "/id"};
-    body.erase(it);
-  }
-  if (auto it = body.find("kind"); it != body.end()) {
-    if (!it->is_string() || it->get_ref<const std::string&>() != kind.kind)
-      return api_error{422, "validation_failed",
-                       "kind must be \"" + std::string(kind.kind) + "\" (set by the daemon)", at + "/kind"};
-    body.erase(it);
-  }
-  if (auto it = body.find("meta"); it != body.end()) {
-    if (!it->is_object())
-      return api_error{422, "validation_failed", "meta is set by the daemon; when given it must be an object",
-                       at + "/meta"};
+  for (const std::string_view name : daemon_members) {
+    const auto it = body.find(name);
+    if (it == body.end()) continue;
+    const daemon_member m{name, it->is_string(),
+                          it->is_string() ? std::string_view(it->get_ref<const std::string&>()) : "",
+                          it->is_object()};
+    if (auto refused = refuse_daemon_member(kind, id, m, pointer)) return refused;
     body.erase(it);
   }
   return std::nullopt;
@@ -46,24 +67,14 @@ std::optional<api_error> strip_daemon_members(const domain::kind_info& kind, std
 std::optional<api_error> strip_daemon_members(const domain::kind_info& kind, std::string_view id,
                                               crdt::json_tape& tape, std::uint32_t body) {
   if (tape[body].type != crdt::json_type::object) return std::nullopt;  // validate() refuses it
-  const auto is_string = [&](std::uint32_t node) { return tape[node].type == crdt::json_type::string; };
-  // In the order the tree version checks them; each value node follows its name node.
-  if (const auto v = tape.find_member(body, "id"); v != crdt::json_tape::npos) {
-    if (!is_string(v) || tape.string(v) != id)
-      return api_error{400, "invalid_id", "the body's id differs from the id in the path", "/id"};
-    tape.erase_member(v - 1);
-  }
-  if (const auto v = tape.find_member(body, "kind"); v != crdt::json_tape::npos) {
-    if (!is_string(v) || tape.string(v) != kind.kind)
-      return api_error{422, "validation_failed",
-                       "kind must be \"" + std::string(kind.kind) + "\" (set by the daemon)", "/kind"};
-    tape.erase_member(v - 1);
-  }
-  if (const auto v = tape.find_member(body, "meta"); v != crdt::json_tape::npos) {
-    if (tape[v].type != crdt::json_type::object)
-      return api_error{422, "validation_failed", "meta is set by the daemon; when given it must be an object",
-                       "/meta"};
-    tape.erase_member(v - 1);
+  for (const std::string_view name : daemon_members) {
+    const std::uint32_t v = tape.find_member(body, name);
+    if (v == crdt::json_tape::npos) continue;
+    const bool is_string = tape[v].type == crdt::json_type::string;
+    const daemon_member m{name, is_string, is_string ? tape.string(v) : "",
+                          tape[v].type == crdt::json_type::object};
+    if (auto refused = refuse_daemon_member(kind, id, m, {})) return refused;
+    tape.erase_member(v - 1);  // the name's node comes right before the value's
   }
   return std::nullopt;
 }

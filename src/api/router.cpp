@@ -190,7 +190,7 @@ class router::request_metrics {
                .emplace(
                    k, entry{metrics_.counter("horao_http_requests_total",
                                              {{"route", route}, {"method", method}, {"status", status_text}}),
-                            duration_of(route)})
+                            metrics_.histogram("horao_http_request_duration_seconds", {{"route", route}})})
                .first;
     }
     it->second.requests.add();
@@ -203,10 +203,6 @@ class router::request_metrics {
     app::metric_registry::counter_series requests;
     app::metric_registry::histogram_series duration;
   };
-  app::metric_registry::histogram_series duration_of(std::string_view route) {
-    return metrics_.histogram("horao_http_request_duration_seconds", {{"route", route}});
-  }
-
   app::metric_registry& metrics_;
   std::map<key, entry> series_;
 };

@@ -265,7 +265,6 @@ bool json_tape_parser::decode_escaped(std::size_t start) {
       n.decoded = true;
       n.offset = static_cast<std::uint32_t>(offset);
       n.count = static_cast<std::uint32_t>(out.size() - offset);
-      if (out.size() >= UINT32_MAX) return fail("decoded strings larger than 4 GiB");
       ++i_;
       return true;
     }

@@ -57,10 +57,11 @@ value_spec array_of(value_spec items, std::size_t min_items = 0) {
           .min_items = min_items};
 }
 
-// Indexes of `members` by name, and each member's prefix; the schemas are
-// code, so a schema that breaks the invariants stops the program at its first
-// use, in every test run.
-std::vector<std::uint8_t> by_name(std::vector<field_spec>& members) {
+// Completes the members of one object for the canonical writer: each
+// member's prefix, and the members' indexes by name (returned). The schemas
+// are code, so a schema that breaks the invariants stops the program at its
+// first use, in every test run.
+std::vector<std::uint8_t> index_members(std::vector<field_spec>& members) {
   if (members.size() > max_object_members) std::abort();
   for (auto& m : members) {
     m.member_prefix.clear();
@@ -77,12 +78,12 @@ std::vector<std::uint8_t> by_name(std::vector<field_spec>& members) {
 }
 
 value_spec object_of(std::vector<field_spec> members) {
-  auto order = by_name(members);
+  auto order = index_members(members);
   return {.kind = value_kind::object, .members = std::move(members), .members_by_name = std::move(order)};
 }
 
 value_spec tagged_by(std::string tag, std::vector<variant_spec> variants) {
-  for (auto& v : variants) v.members_by_name = by_name(v.members);
+  for (auto& v : variants) v.members_by_name = index_members(v.members);
   return {.kind = value_kind::tagged, .tag = std::move(tag), .variants = std::move(variants)};
 }
 

@@ -494,12 +494,6 @@ violation refuse(int status, std::string code, std::string message, std::string 
 
 }  // namespace
 
-std::string_view normalised_body::value_of(std::string_view name) const {
-  for (const auto& f : fields)
-    if (f.name == name) return value(f);
-  return {};
-}
-
 std::vector<crdt::field_write> normalised_body::writes() const {
   std::vector<crdt::field_write> out;
   out.reserve(fields.size());

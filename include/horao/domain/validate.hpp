@@ -64,8 +64,6 @@ struct normalised_body {
   std::vector<field> fields;  // by name (the store's field order)
 
   std::string_view value(const field& f) const { return std::string_view(text).substr(f.offset, f.size); }
-  // The text of field `name`, "" when the body has none.
-  std::string_view value_of(std::string_view name) const;
   // One write per field, for record_store::put.
   std::vector<crdt::field_write> writes() const;
   // The same body as a tree (for the scheduler and for callers that hold trees).
