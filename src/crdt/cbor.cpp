@@ -3,35 +3,15 @@
 namespace horao::crdt::cbor {
 
 void put_head(std::vector<std::uint8_t>& out, std::uint8_t major, std::uint64_t value) {
-  const auto m = static_cast<std::uint8_t>(major << 5);
-  if (value < 24) {
-    out.push_back(static_cast<std::uint8_t>(m | value));
-    return;
-  }
-  int bytes = 8;
-  std::uint8_t info = 27;
-  if (value <= 0xff) {
-    bytes = 1;
-    info = 24;
-  } else if (value <= 0xffff) {
-    bytes = 2;
-    info = 25;
-  } else if (value <= 0xffffffffULL) {
-    bytes = 4;
-    info = 26;
-  }
-  // One append of the whole head: records are written head by head.
-  std::uint8_t head[9];
-  head[0] = static_cast<std::uint8_t>(m | info);
-  for (int i = 0; i < bytes; ++i) head[1 + i] = static_cast<std::uint8_t>(value >> (8 * (bytes - 1 - i)));
-  out.insert(out.end(), head, head + 1 + bytes);
+  const std::size_t at = out.size();
+  out.resize(at + head_size(value));
+  write_head(out.data() + at, major, value);
 }
 
 void put_text(std::vector<std::uint8_t>& out, std::string_view text) {
-  put_head(out, text_string, text.size());
-  // Bytes to bytes: one memmove (from char iterators it is a loop).
-  const auto* bytes = reinterpret_cast<const std::uint8_t*>(text.data());
-  out.insert(out.end(), bytes, bytes + text.size());
+  const std::size_t at = out.size();
+  out.resize(at + text_size(text));
+  write_text(out.data() + at, text);
 }
 
 std::optional<std::uint64_t> reader::head(std::uint8_t major) {

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "horao/crdt/utf8.hpp"
@@ -27,6 +29,40 @@ constexpr std::array<std::uint8_t, 256> string_classes = [] {
 
 std::uint8_t class_of(char c) {
   return string_classes[static_cast<unsigned char>(c)];
+}
+
+// Eight bytes at a time: strings are mostly long runs of plain bytes (ids,
+// names, models), and a byte-per-byte table loop was the largest part of
+// reading and writing them. In a word w, (w - n * ones) & ~w & highs flags
+// each byte below n (n <= 0x80); a borrow can also flag bytes above a
+// flagged one, never below, so the lowest flag is always a true one.
+constexpr std::uint64_t ones = 0x0101010101010101ULL;
+constexpr std::uint64_t highs = 0x8080808080808080ULL;
+
+std::uint64_t bytes_below(std::uint64_t w, std::uint8_t n) {
+  return (w - ones * n) & ~w & highs;
+}
+std::uint64_t bytes_equal(std::uint64_t w, char c) {
+  return bytes_below(w ^ (ones * static_cast<unsigned char>(c)), 1);
+}
+
+// The offset of the first byte at or after `from` that is not plain ASCII
+// inside a JSON string (a quote, a backslash, a control byte, and, when
+// `stop_at_non_ascii`, a byte >= 0x80), or text.size().
+std::size_t skip_plain(std::string_view text, std::size_t from, bool stop_at_non_ascii) {
+  std::size_t i = from;
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, text.data() + i, 8);  // little-endian hosts (x86-64, aarch64)
+    std::uint64_t flags = bytes_below(w, 0x20) | bytes_equal(w, '"') | bytes_equal(w, '\\');
+    if (stop_at_non_ascii) flags |= w & highs;
+    if (flags != 0) return i + static_cast<std::size_t>(std::countr_zero(flags) / 8);
+  }
+  for (; i < text.size(); ++i) {
+    const std::uint8_t k = class_of(text[i]);
+    if (k != plain && (stop_at_non_ascii || k != non_ascii)) break;
+  }
+  return i;
 }
 
 }  // namespace
@@ -227,7 +263,7 @@ bool json_tape_parser::literal(std::string_view word, json_type type, bool boole
 bool json_tape_parser::string_node() {
   const std::size_t start = ++i_;  // after the opening quote
   while (i_ < t_.size()) {
-    while (i_ < t_.size() && class_of(t_[i_]) == plain) ++i_;
+    i_ = skip_plain(t_, i_, /*stop_at_non_ascii=*/true);
     if (i_ >= t_.size()) break;
     const auto c = static_cast<unsigned char>(t_[i_]);
     if (c == '"') {
@@ -527,9 +563,7 @@ void append_json_quoted(std::string_view s, std::string& out) {
   out += '"';
   // Runs that need no escape are appended at once: ids, keys and most values.
   std::size_t run = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const std::uint8_t k = class_of(s[i]);
-    if (k == plain || k == non_ascii) continue;
+  for (std::size_t i = skip_plain(s, 0, false); i < s.size(); i = skip_plain(s, run, false)) {
     const auto c = static_cast<unsigned char>(s[i]);
     out.append(s.data() + run, i - run);
     run = i + 1;

@@ -64,6 +64,10 @@ std::vector<field_id> intern_names(std::span<const field_write> fields) {
   std::vector<field_id> ids;
   ids.reserve(fields.size());
   for (const auto& field : fields) {
+    if (field.id != 0) {
+      ids.push_back(field.id);
+      continue;
+    }
     auto id = field_names().intern(field.name);
     if (!id) throw std::length_error("field name table full or name too long");
     ids.push_back(*id);
@@ -89,9 +93,10 @@ void record::put(const hlc& replace_at, const hlc& create_at, std::span<const fi
   // replace (normally none) joined with the body.
   std::vector<field_entry> joined;
   const bool body_survives = deleted_ < create_at;
-  joined.reserve((body_survives ? fields.size() : 0) +
-                 static_cast<std::size_t>(std::count_if(fields_.begin(), fields_.end(),
-                                                        [&](const field_entry& e) { return deleted_ < e.stamp; })));
+  joined.reserve(
+      (body_survives ? fields.size() : 0) +
+      static_cast<std::size_t>(std::count_if(fields_.begin(), fields_.end(),
+                                             [&](const field_entry& e) { return deleted_ < e.stamp; })));
   auto old = fields_.begin();
   auto keep_old = [&] {
     if (deleted_ < old->stamp) joined.push_back(std::move(*old));

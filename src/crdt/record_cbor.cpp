@@ -15,10 +15,15 @@ bool fail(std::string* error, std::string message) {
   return false;
 }
 
-void put_stamp(std::vector<std::uint8_t>& out, const hlc& t) {
-  cbor::put_head(out, cbor::unsigned_int, static_cast<std::uint64_t>(t.wall_us));
-  cbor::put_head(out, cbor::unsigned_int, t.counter);
-  cbor::put_text(out, node_name(t));
+std::size_t stamp_size(const hlc& t) {
+  return cbor::head_size(static_cast<std::uint64_t>(t.wall_us)) + cbor::head_size(t.counter) +
+         cbor::text_size(node_name(t));
+}
+
+std::uint8_t* write_stamp(std::uint8_t* out, const hlc& t) {
+  out = cbor::write_head(out, cbor::unsigned_int, static_cast<std::uint64_t>(t.wall_us));
+  out = cbor::write_head(out, cbor::unsigned_int, t.counter);
+  return cbor::write_text(out, node_name(t));
 }
 
 bool read_name(cbor::reader& in, const char* what, symbol_table& table, std::uint32_t& out,
@@ -101,18 +106,35 @@ bool nests_within(std::string_view t, std::size_t limit) {
 
 }  // namespace
 
-void append_record_cbor(const record& r, std::vector<std::uint8_t>& out) {
-  cbor::put_head(out, cbor::array, 7);
-  put_stamp(out, r.created());
-  put_stamp(out, r.deleted());
+std::size_t record_cbor_size(const record& r) {
   const auto fields = r.fields();
-  cbor::put_head(out, cbor::array, fields.size());
+  std::size_t size = 1 + stamp_size(r.created()) + stamp_size(r.deleted()) + cbor::head_size(fields.size());
   for (const auto& entry : fields) {
-    cbor::put_head(out, cbor::array, entry.absent() ? 4 : 5);
-    cbor::put_text(out, entry.name_text());
-    put_stamp(out, entry.stamp);
-    if (!entry.absent()) cbor::put_text(out, entry.value);
+    size += 1 + cbor::text_size(entry.name_text()) + stamp_size(entry.stamp);
+    if (!entry.absent()) size += cbor::text_size(entry.value);
   }
+  return size;
+}
+
+std::uint8_t* write_record_cbor(const record& r, std::uint8_t* out) {
+  out = cbor::write_head(out, cbor::array, 7);
+  out = write_stamp(out, r.created());
+  out = write_stamp(out, r.deleted());
+  const auto fields = r.fields();
+  out = cbor::write_head(out, cbor::array, fields.size());
+  for (const auto& entry : fields) {
+    out = cbor::write_head(out, cbor::array, entry.absent() ? 4 : 5);
+    out = cbor::write_text(out, entry.name_text());
+    out = write_stamp(out, entry.stamp);
+    if (!entry.absent()) out = cbor::write_text(out, entry.value);
+  }
+  return out;
+}
+
+void append_record_cbor(const record& r, std::vector<std::uint8_t>& out) {
+  const std::size_t at = out.size();
+  out.resize(at + record_cbor_size(r));
+  write_record_cbor(r, out.data() + at);
 }
 
 std::optional<record> read_record_cbor(cbor::reader& in, std::string* error) {

@@ -40,14 +40,4 @@ std::optional<std::uint32_t> symbol_table::find(std::string_view name) const {
   return std::nullopt;
 }
 
-symbol_table& node_names() {
-  static symbol_table table;
-  return table;
-}
-
-symbol_table& field_names() {
-  static symbol_table table;
-  return table;
-}
-
 }  // namespace horao::crdt

@@ -67,6 +67,9 @@ std::vector<std::uint8_t> index_members(std::vector<field_spec>& members) {
     m.member_prefix.clear();
     crdt::append_json_quoted(m.name, m.member_prefix);
     m.member_prefix += ':';
+    const auto id = crdt::field_names().intern(m.name);
+    if (!id) std::abort();  // a schema name the table refuses: a bug, found at start
+    m.name_id = *id;
   }
   std::vector<std::uint8_t> order(members.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint8_t>(i);

@@ -497,7 +497,7 @@ violation refuse(int status, std::string code, std::string message, std::string 
 std::vector<crdt::field_write> normalised_body::writes() const {
   std::vector<crdt::field_write> out;
   out.reserve(fields.size());
-  for (const auto& f : fields) out.push_back({std::string(f.name), std::string(value(f))});
+  for (const auto& f : fields) out.push_back({std::string(f.name), std::string(value(f)), f.name_id});
   return out;
 }
 
@@ -532,7 +532,8 @@ body_result validate(const kind_info& kind, std::string_view id, const json_tape
         [&](const field_spec& spec, std::uint32_t member) {
           const auto offset = static_cast<std::uint32_t>(out.text.size());
           write.member_value(spec, member, out.text);
-          out.fields.push_back({spec.name, offset, static_cast<std::uint32_t>(out.text.size() - offset)});
+          out.fields.push_back(
+              {spec.name, offset, static_cast<std::uint32_t>(out.text.size() - offset), spec.name_id});
         });
     return result{std::in_place_index<0>, std::move(out)};
   } catch (const std::exception&) {

@@ -49,16 +49,22 @@ bool fail(std::string* error, std::string message) {
 
 }  // namespace
 
+std::size_t entry_size(std::uint64_t seq, const crdt::record& state) {
+  return 1 + crdt::cbor::head_size(seq) + crdt::record_cbor_size(state);
+}
+
+char* write_entry(std::uint64_t seq, const crdt::record& state, char* out) {
+  auto* bytes = reinterpret_cast<std::uint8_t*>(out);
+  bytes = crdt::cbor::write_head(bytes, crdt::cbor::array, 2);
+  bytes = crdt::cbor::write_head(bytes, crdt::cbor::unsigned_int, seq);
+  bytes = crdt::write_record_cbor(state, bytes);
+  return reinterpret_cast<char*>(bytes);
+}
+
 std::string encode_entry(std::uint64_t seq, const crdt::record& state) {
-  std::vector<std::uint8_t> out;
-  // Each field: its name, value and stamp (about 24 bytes with the node name).
-  std::size_t size = 64;
-  for (const auto& f : state.fields()) size += 32 + f.name_text().size() + f.value.size();
-  out.reserve(size);
-  crdt::cbor::put_head(out, crdt::cbor::array, 2);
-  crdt::cbor::put_head(out, crdt::cbor::unsigned_int, seq);
-  crdt::append_record_cbor(state, out);
-  return std::string(out.begin(), out.end());
+  std::string out(entry_size(seq, state), '\0');
+  write_entry(seq, state, out.data());
+  return out;
 }
 
 namespace {

@@ -154,17 +154,17 @@ void redis_connection::do_open(const std::string& address) {
   redisAsyncSetConnectCallback(ac, &redis_connection::connect_thunk);
 
   // Queued before the TCP connection is up: hiredis writes them once it is.
-  std::vector<command> login;
+  resp_pipeline login;
   if (!ep.password.empty()) {
     if (ep.user.empty())
-      login.push_back({"AUTH", ep.password});
+      login.add({"AUTH", ep.password});
     else
-      login.push_back({"AUTH", ep.user, ep.password});
+      login.add({"AUTH", ep.user, ep.password});
   }
-  if (ep.db != 0) login.push_back({"SELECT", std::to_string(ep.db)});
-  login.push_back({"PING"});
+  if (ep.db != 0) login.add({"SELECT", std::to_string(ep.db)});
+  login.add({"PING"});
   submit(
-      std::move(login),
+      login,
       [weak = weak_from_this(), attempt = attempt_](redis_result r) {
         if (auto self = weak.lock()) self->on_login(attempt, std::move(r));
       },
@@ -262,13 +262,26 @@ void redis_connection::on_context_freed(redisAsyncContext* ac) {
 
 // ---- pipelines ----
 
-void redis_connection::execute(command c, handler done, milliseconds timeout) {
-  std::vector<command> commands;
-  commands.push_back(std::move(c));
-  execute(std::move(commands), std::move(done), timeout);
+void redis_connection::execute(const command& c, handler done, milliseconds timeout) {
+  resp_pipeline p;
+  p.add(c);
+  execute(p, std::move(done), timeout);
 }
 
-void redis_connection::execute(std::vector<command> commands, handler done, milliseconds timeout) {
+void redis_connection::execute(const std::vector<command>& commands, handler done, milliseconds timeout) {
+  resp_pipeline p;
+  for (const auto& c : commands) {
+    if (c.empty()) {
+      spdlog::error("redis: refusing a pipeline with an empty command (a bug)");
+      deliver(done, redis_result{redis_status::connection_lost, "invalid pipeline: empty command", {}});
+      return;
+    }
+    p.add(c);
+  }
+  execute(p, std::move(done), timeout);
+}
+
+void redis_connection::execute(const resp_pipeline& commands, handler done, milliseconds timeout) {
   if (phase_ != phase::ready || ac_ == nullptr) {
     redis_result r;
     r.status = phase_ == phase::stopped ? redis_status::stopped : redis_status::not_connected;
@@ -276,21 +289,19 @@ void redis_connection::execute(std::vector<command> commands, handler done, mill
     deliver(done, std::move(r));
     return;
   }
-  submit(std::move(commands), std::move(done), timeout);
+  submit(commands, std::move(done), timeout);
 }
 
-std::uint64_t redis_connection::submit(std::vector<command> commands, handler done, milliseconds timeout) {
+std::uint64_t redis_connection::submit(const resp_pipeline& commands, handler done, milliseconds timeout) {
   const std::uint64_t id = next_id_++;
   if (commands.empty()) {
     deliver(done, redis_result{});
     return id;
   }
-  for (const auto& c : commands) {
-    if (c.empty()) {
-      spdlog::error("redis: refusing a pipeline with an empty command (a bug)");
-      deliver(done, redis_result{redis_status::connection_lost, "invalid pipeline: empty command", {}});
-      return id;
-    }
+  if (!commands.complete()) {
+    spdlog::error("redis: refusing a pipeline whose last command lacks arguments (a bug)");
+    deliver(done, redis_result{redis_status::connection_lost, "invalid pipeline: incomplete command", {}});
+    return id;
   }
   if (timeout <= milliseconds::zero()) timeout = options_.command_timeout;
   auto& p = pending_[id];
@@ -302,18 +313,12 @@ std::uint64_t redis_connection::submit(std::vector<command> commands, handler do
     if (auto self = weak.lock()) self->on_pipeline_deadline(id, ec);
   });
 
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lengths;
-  for (const auto& c : commands) {
-    argv.clear();
-    lengths.clear();
-    for (const auto& arg : c) {
-      argv.push_back(arg.data());
-      lengths.push_back(arg.size());
-    }
-    if (redisAsyncCommandArgv(ac_, &redis_connection::reply_thunk,
-                              reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)),
-                              static_cast<int>(argv.size()), argv.data(), lengths.data()) != REDIS_OK) {
+  // One formatted command per call: hiredis queues one reply callback each.
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    const std::string_view text = commands.command(i);
+    if (redisAsyncFormattedCommand(ac_, &redis_connection::reply_thunk,
+                                   reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), text.data(),
+                                   text.size()) != REDIS_OK) {
       complete(id, redis_status::connection_lost, "the connection is closing");
       lose(redis_status::connection_lost, "hiredis refused a command: the connection is closing");
       return id;

@@ -97,6 +97,7 @@ redis_store::redis_store(asio::io_context& io, store::record_store& store,
       store_(store),
       connection_(std::move(connection)),
       options_(std::move(options)),
+      record_prefix_(options_.prefix + "r:"),
       metrics_(metrics),
       retry_timer_(io),
       waiter_timer_(io) {
@@ -344,7 +345,7 @@ bool redis_store::take_scan_reply(const redis_reply& reply, std::vector<std::str
   const std::string& next = reply.elements[0].str;
   if (!parse_unsigned(next)) return false;
   if (next != "0") cursor = next;
-  const std::string record_prefix = options_.prefix + "r:";
+  const std::string_view record_prefix = this->record_prefix();
   for (const auto& element : reply.elements[1].elements) {
     if (!element.is_string()) return false;
     const std::string& key = element.str;
@@ -622,28 +623,24 @@ void redis_store::do_batch() {
   batch b;
   b.started = clock_type::now();
   const std::uint64_t high = store_.seq();
-  redis_connection::command mset{"MSET"};
-  redis_connection::command del{"DEL"};
+  // First the keys, with the exact size of each entry: MSET's text starts
+  // with its argument count, and each entry is then written once, straight
+  // into the command text (no argument vector, no copy of the bytes).
+  picked_.clear();
   std::size_t bytes = 0;
+  std::size_t puts = 0;
+  const std::string_view records_prefix = record_prefix();
   while (!dirty_order_.empty() && b.keys.size() < options_.max_batch_keys &&
          bytes < options_.max_batch_bytes) {
     const auto first = dirty_order_.begin();
-    auto it = dirty_.find(first->second);
-    std::string key = it->first;
-    const std::uint64_t seq = it->second;
+    auto dirty = dirty_.extract(dirty_.find(first->second));
     dirty_order_.erase(first);
-    dirty_.erase(it);
-    std::string redis_key = record_key(key);
-    if (const auto* entry = store_.find(key)) {
-      std::string value = encode_entry(entry->seq, entry->state);
-      bytes += redis_key.size() + value.size();
-      mset.push_back(std::move(redis_key));
-      mset.push_back(std::move(value));
-    } else {  // purged: the tombstone's entry goes too
-      bytes += redis_key.size();
-      del.push_back(std::move(redis_key));
-    }
-    b.keys.emplace_back(std::move(key), seq);
+    const store::stored_record* entry = store_.find(dirty.key());
+    const std::size_t size = entry ? entry_size(entry->seq, entry->state) : 0;
+    bytes += records_prefix.size() + dirty.key().size() + size;
+    if (entry) ++puts;
+    picked_.push_back({entry, size});
+    b.keys.emplace_back(std::move(dirty.key()), dirty.mapped());
   }
   // Every change up to `covered` is in this batch or already in Redis: the
   // dirty keys left behind hold back the ones from their oldest change on.
@@ -651,27 +648,43 @@ void redis_store::do_batch() {
   b.cursors = std::move(cursor_updates_);
   cursor_updates_.clear();
 
-  std::vector<redis_connection::command> commands;
-  commands.push_back({"MULTI"});
-  if (mset.size() > 1) commands.push_back(std::move(mset));
-  if (del.size() > 1) commands.push_back(std::move(del));
+  resp_pipeline& text = batch_text_;
+  text.clear();
+  text.add({"MULTI"});
+  if (puts > 0) {
+    text.begin(1 + 2 * puts);
+    text.arg("MSET");
+    for (std::size_t i = 0; i < picked_.size(); ++i) {
+      const auto [entry, size] = picked_[i];
+      if (entry == nullptr) continue;
+      text.arg(records_prefix, b.keys[i].first);
+      write_entry(entry->seq, entry->state, text.arg_space(size));
+    }
+  }
+  if (puts < picked_.size()) {  // purged: the tombstone's entry goes too
+    text.begin(1 + picked_.size() - puts);
+    text.arg("DEL");
+    for (std::size_t i = 0; i < picked_.size(); ++i)
+      if (picked_[i].first == nullptr) text.arg(records_prefix, b.keys[i].first);
+  }
   // The purge horizon goes with the DELs of the purged keys (queued by
   // purged() before the store moved its horizon): never ahead of them, so
   // after a restart a peer behind a purge still gets a full transfer.
-  commands.push_back({"HSET", meta_key(), "format", std::to_string(format_version), "node_id",
-                      options_.node_id, "seq", std::to_string(high), "persisted", std::to_string(b.covered),
-                      "purged", std::to_string(store_.oldest_replayable())});
+  text.add({"HSET", meta_key(), "format", std::to_string(format_version), "node_id", options_.node_id, "seq",
+            std::to_string(high), "persisted", std::to_string(b.covered), "purged",
+            std::to_string(store_.oldest_replayable())});
   if (!b.cursors.empty()) {
-    redis_connection::command hset{"HSET", peers_key()};
+    text.begin(2 + 2 * b.cursors.size());
+    text.arg("HSET");
+    text.arg(peers_key());
     for (const auto& [peer, seq] : b.cursors) {
-      hset.push_back(peer);
-      hset.push_back(std::to_string(seq));
+      text.arg(peer);
+      text.arg(std::to_string(seq));
     }
-    commands.push_back(std::move(hset));
   }
-  commands.push_back({"EXEC"});
+  text.add({"EXEC"});
   in_flight_.push_back(std::move(b));
-  connection_->execute(std::move(commands), [weak = weak_from_this()](redis_result r) {
+  connection_->execute(text, [weak = weak_from_this()](redis_result r) {
     if (auto self = weak.lock()) self->on_batch(std::move(r));
   });
 }

@@ -10,6 +10,7 @@
 // instead of an exception.
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -17,14 +18,51 @@
 
 namespace horao::crdt::cbor {
 
-enum major : std::uint8_t { unsigned_int = 0, negative_int = 1, byte_string = 2, text_string = 3,
-                            array = 4, map = 5, tag = 6, simple = 7 };
+enum major : std::uint8_t {
+  unsigned_int = 0,
+  negative_int = 1,
+  byte_string = 2,
+  text_string = 3,
+  array = 4,
+  map = 5,
+  tag = 6,
+  simple = 7
+};
 
 inline constexpr std::uint8_t null_byte = 0xf6;
 inline constexpr std::uint8_t break_byte = 0xff;
 
 void put_head(std::vector<std::uint8_t>& out, std::uint8_t major, std::uint64_t value);
 void put_text(std::vector<std::uint8_t>& out, std::string_view text);
+
+// The same, in two steps for writers that size their output once and then
+// fill it through a pointer (a record written to Redis or into a frame):
+// head_size/text_size give the exact byte count, write_head/write_text
+// write that many bytes at `out` and return the end.
+constexpr std::size_t head_size(std::uint64_t value) {
+  return value < 24 ? 1 : value <= 0xff ? 2 : value <= 0xffff ? 3 : value <= 0xffffffffULL ? 5 : 9;
+}
+constexpr std::size_t text_size(std::string_view text) {
+  return head_size(text.size()) + text.size();
+}
+inline std::uint8_t* write_head(std::uint8_t* out, std::uint8_t major, std::uint64_t value) {
+  const auto m = static_cast<std::uint8_t>(major << 5);
+  if (value < 24) {
+    *out = static_cast<std::uint8_t>(m | value);
+    return out + 1;
+  }
+  const std::size_t bytes = head_size(value) - 1;  // 1, 2, 4 or 8
+  // Additional information 24..27 says 1, 2, 4 or 8 bytes follow.
+  const auto info = static_cast<std::uint8_t>(bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27);
+  *out++ = static_cast<std::uint8_t>(m | info);
+  for (std::size_t i = 0; i < bytes; ++i) out[i] = static_cast<std::uint8_t>(value >> (8 * (bytes - 1 - i)));
+  return out + bytes;
+}
+inline std::uint8_t* write_text(std::uint8_t* out, std::string_view text) {
+  out = write_head(out, text_string, text.size());
+  if (!text.empty()) std::memcpy(out, text.data(), text.size());
+  return out + text.size();
+}
 
 // A cursor over one encoded buffer.
 class reader {

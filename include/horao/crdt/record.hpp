@@ -50,6 +50,9 @@ static_assert(sizeof(field_entry) <= 40);
 struct field_write {
   std::string name;
   std::string value;
+  // field_names()'s id of `name` when the caller already holds it (the
+  // schema interns its field names once); 0: the write interns `name`.
+  field_id id = 0;
 };
 
 class record {

@@ -31,6 +31,10 @@ namespace horao::crdt {
 inline constexpr std::size_t max_value_depth = 64;
 
 void append_record_cbor(const record& r, std::vector<std::uint8_t>& out);
+// The same bytes in two steps: their exact count, then written at `out`
+// (which must have room for that many); returns the end.
+std::size_t record_cbor_size(const record& r);
+std::uint8_t* write_record_cbor(const record& r, std::uint8_t* out);
 std::optional<record> read_record_cbor(cbor::reader& in, std::string* error);
 
 // `text` as canonical compact JSON, or nullopt with `error` set when it is not

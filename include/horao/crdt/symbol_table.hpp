@@ -56,8 +56,15 @@ class symbol_table {
   std::atomic<std::uint32_t> size_{0};
 };
 
-// The two process-wide tables.
-symbol_table& node_names();
-symbol_table& field_names();
+// The two process-wide tables. Inline: every stored field's name and stamp
+// is read through them, several times per request.
+inline symbol_table& node_names() {
+  static symbol_table table;
+  return table;
+}
+inline symbol_table& field_names() {
+  static symbol_table table;
+  return table;
+}
 
 }  // namespace horao::crdt

@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "horao/crdt/record.hpp"
 #include "horao/domain/kinds.hpp"
 
 namespace horao::domain {
@@ -82,6 +83,7 @@ struct field_spec {
   std::optional<nlohmann::json> default_value;  // filled in when absent
   std::string default_text;                     // default_value's compact text, when it has one
   std::string member_prefix;                    // `"name":`, as canonical JSON writes the member
+  crdt::field_id name_id = 0;                   // `name` in crdt::field_names()
 };
 
 struct variant_spec {

@@ -59,6 +59,7 @@ struct normalised_body {
     std::string_view name;  // the schema's own text: valid for the program's life
     std::uint32_t offset = 0;
     std::uint32_t size = 0;
+    crdt::field_id name_id = 0;  // `name` in crdt::field_names()
   };
   std::string text;           // the fields' texts, back to back
   std::vector<field> fields;  // by name (the store's field order)

@@ -43,6 +43,11 @@ struct decoded_entry {
 };
 
 std::string encode_entry(std::uint64_t seq, const crdt::record& state);
+// The same bytes in two steps, for the batch writer that puts them straight
+// into the command text Redis gets: their exact count, then written at `out`
+// (room for that many); returns the end.
+std::size_t entry_size(std::uint64_t seq, const crdt::record& state);
+char* write_entry(std::uint64_t seq, const crdt::record& state, char* out);
 std::optional<decoded_entry> decode_entry(std::string_view bytes, std::string* error = nullptr);
 
 }  // namespace horao::persist

@@ -38,6 +38,7 @@
 
 #include "horao/persist/redis_endpoint.hpp"
 #include "horao/persist/redis_reply.hpp"
+#include "horao/persist/resp.hpp"
 
 struct redisAsyncContext;
 struct redisReply;
@@ -82,9 +83,12 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void drop(const std::string& reason);
 
   // Sends the commands back to back (one write, one round trip) and calls
-  // `done` once with all their replies. timeout 0 = command_timeout.
-  void execute(std::vector<command> commands, handler done, std::chrono::milliseconds timeout = {});
-  void execute(command c, handler done, std::chrono::milliseconds timeout = {});
+  // `done` once with all their replies. timeout 0 = command_timeout. The
+  // pipeline's text is copied to the connection's buffer before this
+  // returns, so the caller may reuse it at once.
+  void execute(const resp_pipeline& commands, handler done, std::chrono::milliseconds timeout = {});
+  void execute(const std::vector<command>& commands, handler done, std::chrono::milliseconds timeout = {});
+  void execute(const command& c, handler done, std::chrono::milliseconds timeout = {});
 
   // Called with true when the connection becomes ready, false when a ready
   // connection is lost or stopped. Observers are kept for the connection's
@@ -125,7 +129,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void on_reply(redisAsyncContext* ac, redisReply* reply, std::uint64_t id);
   void on_pipeline_deadline(std::uint64_t id, const boost::system::error_code& ec);
 
-  std::uint64_t submit(std::vector<command> commands, handler done, std::chrono::milliseconds timeout);
+  std::uint64_t submit(const resp_pipeline& commands, handler done, std::chrono::milliseconds timeout);
   void complete(std::uint64_t id, redis_status status, std::string message);
   // Tears the current connection down (idempotent), answers what is pending,
   // and schedules a reconnect unless stopped.

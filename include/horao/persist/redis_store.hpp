@@ -165,7 +165,8 @@ class redis_store final : public store::durability, public std::enable_shared_fr
   const std::shared_ptr<redis_connection>& connection() const { return connection_; }
 
   // Key names, for tests and tools.
-  std::string record_key(std::string_view key) const { return options_.prefix + "r:" + std::string(key); }
+  // REDIS_PREFIX + "r:", what every record's key starts with.
+  std::string_view record_prefix() const { return record_prefix_; }
   std::string meta_key() const { return options_.prefix + "meta"; }
   std::string peers_key() const { return options_.prefix + "peers"; }
 
@@ -248,6 +249,7 @@ class redis_store final : public store::durability, public std::enable_shared_fr
   store::record_store& store_;
   std::shared_ptr<redis_connection> connection_;
   redis_store_options options_;
+  std::string record_prefix_;
   app::metric_registry* metrics_;
 
   phase phase_ = phase::idle;
@@ -264,6 +266,10 @@ class redis_store final : public store::durability, public std::enable_shared_fr
   std::map<std::string, std::uint64_t, std::less<>> cursors_;         // known peer cursors
   std::map<std::string, std::uint64_t, std::less<>> cursor_updates_;  // not yet written
   std::deque<batch> in_flight_;  // oldest first: Redis answers in this order
+  // The batch being written, kept to reuse their buffers: each picked key's
+  // record (null: purged) and entry size, and the pipeline's text.
+  std::vector<std::pair<const store::stored_record*, std::size_t>> picked_;
+  resp_pipeline batch_text_;
   bool batch_posted_ = false;
   std::uint64_t verify_generation_ = 0;
   std::uint64_t verified_connection_ = 0;  // connection_->connections() when last checked

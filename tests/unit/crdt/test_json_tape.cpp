@@ -113,6 +113,39 @@ TEST_CASE("json_tape writes back exactly what nlohmann's dump() writes") {
   }
 }
 
+TEST_CASE("strings: every byte that needs care, at every place of a word-sized scan") {
+  // Strings are scanned eight bytes at a time; a byte to escape, a quote or
+  // a non-ASCII sequence must be found wherever it falls in a word and in
+  // the bytes after the last whole word.
+  const std::string specials[] = {"\"", "\\", "\x01", "\n", "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac", " "};
+  for (std::size_t length = 0; length <= 20; ++length) {
+    for (std::size_t at = 0; at <= length; ++at) {
+      for (const auto& special : specials) {
+        std::string value(length, 'a');
+        value.insert(at, special);
+        CAPTURE(length, at, special);
+        std::string quoted;
+        horao::crdt::append_json_quoted(value, quoted);
+        CHECK(quoted == nlohmann::json(value).dump());
+        const auto tape = read(quoted);
+        REQUIRE(tape);
+        CHECK(tape->string(json_tape::root) == value);
+        // Unescaped in the text: a quote ends the string early, a control byte is refused.
+        const std::string raw = "\"" + value + "\"";
+        const bool nlohmann_accepts = nlohmann::json::accept(raw);
+        CHECK(read(raw).has_value() == nlohmann_accepts);
+      }
+      for (const std::string invalid_utf8 : {"\xff", "\xc3", "\xe2\x82", "\xed\xa0\x80"}) {
+        std::string raw = "\"" + std::string(length, 'a') + "\"";
+        raw.insert(1 + at, invalid_utf8);
+        CAPTURE(length, at, invalid_utf8);
+        CHECK_FALSE(read(raw).has_value());
+        CHECK_FALSE(nlohmann::json::accept(raw));
+      }
+    }
+  }
+}
+
 TEST_CASE("append_json_double writes a double as nlohmann's dump() does") {
   rc::prop("random doubles", [](double d) {
     std::string out;

@@ -62,12 +62,54 @@ TEST_CASE("record cbor round trip") {
     RC_ASSERT(*back.record == r);
     RC_ASSERT(back.consumed_all);
   });
+  rc::prop("the bytes are those of the layout written by a general CBOR encoder, sized exactly", [] {
+    const auto r = *test::gen_record();
+    json fields = json::array();
+    for (const auto& f : r.fields()) {
+      json entry = {f.name_text(), f.stamp.wall_us, f.stamp.counter, crdt::node_name(f.stamp)};
+      if (!f.absent()) entry.push_back(std::string(f.value.view()));
+      fields.push_back(std::move(entry));
+    }
+    const json layout = {r.created().wall_us,
+                         r.created().counter,
+                         crdt::node_name(r.created()),
+                         r.deleted().wall_us,
+                         r.deleted().counter,
+                         crdt::node_name(r.deleted()),
+                         fields};
+    const auto expected = json::to_cbor(layout);
+    RC_ASSERT(bytes_of(r) == expected);
+    RC_ASSERT(crdt::record_cbor_size(r) == expected.size());
+    // Written through the pointer form, after other bytes and before a
+    // guard: exactly its size, nothing past it.
+    std::vector<std::uint8_t> buffer(3 + expected.size() + 1, 0xAB);
+    RC_ASSERT(crdt::write_record_cbor(r, buffer.data() + 3) == buffer.data() + 3 + expected.size());
+    RC_ASSERT(std::equal(expected.begin(), expected.end(), buffer.begin() + 3));
+    RC_ASSERT(buffer.back() == 0xAB);
+  });
   rc::prop("agrees with the JSON codec", [] {
     const auto r = *test::gen_record();
     const auto back = read(bytes_of(r));
     RC_ASSERT(back.record.has_value());
     RC_ASSERT(crdt::encode_record(*back.record) == crdt::encode_record(r));
   });
+}
+
+TEST_CASE("cbor heads: the shortest form at every size boundary, as a general encoder writes them") {
+  for (const std::uint64_t v : {0ull, 1ull, 23ull, 24ull, 255ull, 256ull, 65535ull, 65536ull, 0xffffffffull,
+                                0x100000000ull, 0xffffffffffffffffull}) {
+    CAPTURE(v);
+    std::vector<std::uint8_t> written;
+    crdt::cbor::put_head(written, crdt::cbor::unsigned_int, v);
+    CHECK(written == json::to_cbor(json(v)));
+    CHECK(written.size() == crdt::cbor::head_size(v));
+    crdt::cbor::reader in(written);
+    CHECK(in.unsigned_value() == v);
+    CHECK(in.at_end());
+  }
+  std::vector<std::uint8_t> text;
+  crdt::cbor::put_text(text, std::string(300, 'x'));
+  CHECK(text == json::to_cbor(json(std::string(300, 'x'))));
 }
 
 TEST_CASE("record cbor stores values in canonical compact form") {
