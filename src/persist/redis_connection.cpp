@@ -263,12 +263,10 @@ void redis_connection::on_context_freed(redisAsyncContext* ac) {
 // ---- pipelines ----
 
 void redis_connection::execute(const command& c, handler done, milliseconds timeout) {
-  resp_pipeline p;
-  p.add(c);
-  execute(p, std::move(done), timeout);
+  execute(std::span<const command>(&c, 1), std::move(done), timeout);
 }
 
-void redis_connection::execute(const std::vector<command>& commands, handler done, milliseconds timeout) {
+void redis_connection::execute(std::span<const command> commands, handler done, milliseconds timeout) {
   resp_pipeline p;
   for (const auto& c : commands) {
     if (c.empty()) {

@@ -118,6 +118,30 @@ TEST_CASE("redis_connection: PING and binary-safe SET/GET") {
 }
 
 TEST_CASE(
+    "redis_connection: a pipeline with an empty command is refused whole, and the connection stays usable") {
+  test::redis_server server;
+  test::io_harness h;
+  auto c = redis_connection::create(h.io, options_for(server.url()));
+  c->start();
+  REQUIRE(h.run_until([&] { return c->ready(); }));
+
+  auto refused = run(h, *c, {{"SET", "k", "v"}, {}});
+  CHECK(refused.status == redis_status::connection_lost);
+  CHECK(refused.message.find("empty command") != std::string::npos);
+  CHECK(server.command({"EXISTS", "k"}).integer == 0);  // nothing of it was sent
+
+  std::optional<redis_result> alone;
+  c->execute(redis_connection::command{}, [&](redis_result r) { alone = std::move(r); });
+  REQUIRE(h.run_until([&] { return alone.has_value(); }));
+  CHECK(alone->status == redis_status::connection_lost);
+
+  auto after = run(h, *c, {{"SET", "k", "v"}, {"GET", "k"}});
+  REQUIRE(after.ok());
+  CHECK(after.replies[1].str == "v");
+  CHECK(c->connections() == 1);
+}
+
+TEST_CASE(
     "redis_connection: a command timeout answers each pending pipeline once, then the connection recovers") {
   test::redis_server server;
   test::io_harness h;

@@ -33,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -87,7 +88,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   // pipeline's text is copied to the connection's buffer before this
   // returns, so the caller may reuse it at once.
   void execute(const resp_pipeline& commands, handler done, std::chrono::milliseconds timeout = {});
-  void execute(const std::vector<command>& commands, handler done, std::chrono::milliseconds timeout = {});
+  void execute(std::span<const command> commands, handler done, std::chrono::milliseconds timeout = {});
   void execute(const command& c, handler done, std::chrono::milliseconds timeout = {});
 
   // Called with true when the connection becomes ready, false when a ready
