@@ -135,6 +135,17 @@ TEST_CASE(
   REQUIRE(h.run_until([&] { return alone.has_value(); }));
   CHECK(alone->status == redis_status::connection_lost);
 
+  persist::resp_pipeline incomplete;
+  incomplete.add({"SET", "k", "v"});
+  incomplete.begin(2);
+  incomplete.arg("GET");  // its key never comes
+  std::optional<redis_result> cut;
+  c->execute(incomplete, [&](redis_result r) { cut = std::move(r); });
+  REQUIRE(h.run_until([&] { return cut.has_value(); }));
+  CHECK(cut->status == redis_status::connection_lost);
+  CHECK(cut->message.find("incomplete") != std::string::npos);
+  CHECK(server.command({"EXISTS", "k"}).integer == 0);
+
   auto after = run(h, *c, {{"SET", "k", "v"}, {"GET", "k"}});
   REQUIRE(after.ok());
   CHECK(after.replies[1].str == "v");

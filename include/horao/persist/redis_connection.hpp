@@ -13,6 +13,9 @@
 //  * a pipeline is answered `ok` with one reply per command, or with a
 //    failure: not_connected (refused at once), timeout (no complete reply
 //    before its deadline), connection_lost, or stopped.
+//  * a pipeline holding an empty command, or a resp_pipeline whose last
+//    command lacks arguments (a caller's bug), is refused whole with
+//    connection_lost: none of it is sent.
 //  * a timeout tears the whole connection down (replies would otherwise come
 //    back out of step): the timed-out pipeline gets `timeout`, every other
 //    pending pipeline `connection_lost`, each exactly once; then reconnect.
