@@ -101,8 +101,10 @@ int main(int argc, char** argv) {
   const double total = cpu_us() - start;
   std::sort(per_put.begin(), per_put.end());
   std::printf(
-      "  PUT through the router      %6.2f us per PUT (p50 %.2f, p99 %.2f)  %d not 2xx, %zu bytes answered\n",
-      total / puts, per_put[per_put.size() / 2], per_put[per_put.size() * 99 / 100], failed, answered);
+      "  PUT through the router      %6.2f us per PUT (p50 %.2f, p99 %.2f, p99.9 %.2f, max %.0f)  %d not 2xx, "
+      "%zu bytes answered\n",
+      total / puts, per_put[per_put.size() / 2], per_put[per_put.size() * 99 / 100],
+      per_put[per_put.size() * 999 / 1000], per_put.back(), failed, answered);
 
   // Its parts, on the same bodies (the store now holds `puts` servers).
   const api::store_references references(store);
