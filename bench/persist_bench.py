@@ -12,7 +12,9 @@ directory. horaod runs with PERSIST=sync against it.
 put   PUT of a server record with distinct ids (wrk, bench/put_server.lua as in
       bench/http_bench.sh) at 1 and 32 connections, next to
       `redis-benchmark -t set` at 1 and 32 connections with -d equal to the
-      stored size of one such record, against the same Redis, in the same run,
+      stored size of one such record, in the same run, against a fresh Redis of
+      the same configuration each time (SET's keys must not pile up in the
+      daemon's Redis, whose AOF rewrites would then run during the PUTs),
       over TCP on loopback (redis-benchmark's default transport and wrk's: the
       issue's goal, PUT >= 0.5 x SET at 32 connections, is read against this
       one) and over the unix socket the daemon uses (a stricter figure).
@@ -216,7 +218,7 @@ def cpu_seconds(pid):
 
 
 def section_put(args, workdir):
-    redis = Redis(workdir, tcp_port=free_port(), name="redis-put")
+    redis = Redis(workdir, name="redis-put")  # the daemon reaches it over its unix socket
     daemon = Daemon(args.build, workdir, redis, extra={"LOG_LEVEL": "warn"})
     try:
         daemon.wait_ready()
@@ -251,18 +253,28 @@ def section_put(args, workdir):
                 print(f"| horaod PUT (PERSIST=sync){suffix} | {c} | {w['rps']:.0f} | {w['p50']:.3f} | "
                       f"{w['p99']:.3f} | {w['p999']:.3f} | {w['errors']} | {per_put:.1f} us |", flush=True)
                 n = args.set_requests if c > 1 else args.set_requests // 4
-                for transport, endpoint in (("unix socket", ["-s", redis.sock]),
-                                            ("TCP", ["-h", "127.0.0.1", "-p", str(redis.tcp_port)])):
-                    r = redis_benchmark_set(endpoint, c, size, n)
-                    p50 = f"{r['p50']:.3f}" if r["p50"] is not None else ""
-                    print(f"| redis-benchmark SET -d {size}, {transport}{suffix} | {c} | {r['rps']:.0f} | {p50} "
-                          f"| | | | |", flush=True)
-                    ratios[c].setdefault(transport, []).append(w["rps"] / r["rps"] if r["rps"] else 0)
+                # SET gets a fresh Redis of the same configuration each round:
+                # its keys must not pile up in the daemon's Redis, where the
+                # AOF rewrites they trigger would run during the next PUTs.
+                set_redis = Redis(workdir, tcp_port=free_port(), name=f"redis-set-{c}-{round_number}")
+                try:
+                    for transport, endpoint in (("unix socket", ["-s", set_redis.sock]),
+                                                ("TCP", ["-h", "127.0.0.1", "-p", str(set_redis.tcp_port)])):
+                        r = redis_benchmark_set(endpoint, c, size, n)
+                        p50 = f"{r['p50']:.3f}" if r["p50"] is not None else ""
+                        print(f"| redis-benchmark SET -d {size}, {transport}{suffix} | {c} | {r['rps']:.0f} | "
+                              f"{p50} | | | | |", flush=True)
+                        ratios[c].setdefault(transport, []).append(w["rps"] / r["rps"] if r["rps"] else 0)
+                finally:
+                    set_redis.stop()
+                    shutil.rmtree(set_redis.dir, ignore_errors=True)
         print()
         for c, by_transport in ratios.items():
             shown = "; ".join(f"{describe(values)} of SET over {t}" for t, values in by_transport.items())
             per_batch = statistics.mean(batch_sizes[c])
             print(f"{c} connections: horaod PUT = {shown}; mean keys per group-commit batch {per_batch:.1f}")
+        rewrites = redis.info("persistence").get("aof_rewrites", "?")
+        print(f"the daemon's Redis rewrote its AOF {rewrites} time(s) during the put runs")
         if "TCP" in ratios.get(32, {}):
             tcp = ratios[32]["TCP"]
             met = sum(1 for r in tcp if r >= 0.5)
