@@ -37,8 +37,7 @@ void append_resource(std::string& out, std::string_view kind, std::string_view i
   for (const auto& f : state.fields()) {
     if (f.absent() || set_by_daemon(f.name_text(), computed)) continue;
     out += ',';
-    append_json_string(out, f.name_text());
-    out += ':';
+    out += crdt::field_names().json_member(f.name);
     out += f.value;
   }
   for (const auto& m : computed) {

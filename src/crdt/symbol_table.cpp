@@ -1,6 +1,7 @@
 #include "horao/crdt/symbol_table.hpp"
 
 #include "horao/crdt/digest.hpp"
+#include "horao/crdt/json_tape.hpp"
 #include "horao/crdt/utf8.hpp"
 
 namespace horao::crdt {
@@ -26,6 +27,9 @@ std::optional<std::uint32_t> symbol_table::intern(std::string_view name) {
   }
   entry& e = owned_[chunk][id % chunk_size];
   e.text.assign(name);
+  e.member.clear();
+  append_json_quoted(name, e.member);
+  e.member += ':';
   e.hash = hash_name(name);
   // Published by the release store of size_ below: a reader that sees the
   // id sees its text and hash.

@@ -37,12 +37,16 @@ class symbol_table {
   std::optional<std::uint32_t> intern(std::string_view name);
   std::optional<std::uint32_t> find(std::string_view name) const;
   const std::string& name(std::uint32_t id) const { return slot(id).text; }
+  // The name as a JSON object member's opening, `"name":`, written once when
+  // interned: answers write it for every field they show.
+  const std::string& json_member(std::uint32_t id) const { return slot(id).member; }
   std::uint64_t hash(std::uint32_t id) const { return slot(id).hash; }
   std::uint32_t size() const { return size_.load(std::memory_order_acquire); }
 
  private:
   struct entry {
     std::string text;
+    std::string member;  // `"text":`
     std::uint64_t hash = 0;
   };
   const entry& slot(std::uint32_t id) const {

@@ -1,9 +1,9 @@
 // Interned names: stable ids, bounded size, lock-free reads while interning.
 
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
-
-#include <catch2/catch.hpp>
 
 #include "horao/crdt/symbol_table.hpp"
 
@@ -24,6 +24,16 @@ TEST_CASE("symbol_table gives one stable id per name") {
   CHECK_FALSE(table.find("dc-lon").has_value());
   CHECK(table.name(*a) == "dc-ams");
   CHECK(table.size() == 3);
+}
+
+TEST_CASE("symbol_table keeps each name's JSON member opening, escaped as JSON writes it") {
+  symbol_table table;
+  for (const std::string name : {"cpus", "a\"b", "back\\slash", "tab\there", "\x01", "caf\xc3\xa9", ""}) {
+    const auto id = table.intern(name);
+    REQUIRE(id);
+    CAPTURE(name);
+    CHECK(table.json_member(*id) == nlohmann::json(name).dump() + ":");
+  }
 }
 
 TEST_CASE("symbol_table is bounded: long names and a full table are refused") {
@@ -47,7 +57,8 @@ TEST_CASE("symbol_table reads are safe while another thread interns") {
   std::uint32_t checked = 0;
   while (checked < count) {
     const std::uint32_t size = table.size();
-    for (std::uint32_t id = checked + 1; id < size; ++id) REQUIRE(table.name(id) == "name-" + std::to_string(id));
+    for (std::uint32_t id = checked + 1; id < size; ++id)
+      REQUIRE(table.name(id) == "name-" + std::to_string(id));
     checked = size - 1;
   }
   writer.join();
