@@ -7,7 +7,6 @@
 #include <initializer_list>
 
 #include "horao/crdt/hlc.hpp"
-#include "horao/crdt/json_tape.hpp"
 
 namespace horao::domain {
 namespace {
@@ -58,15 +57,13 @@ value_spec array_of(value_spec items, std::size_t min_items = 0) {
 }
 
 // Completes the members of one object for the canonical writer: each
-// member's prefix, and the members' indexes by name (returned). The schemas
+// member's name interned (its id also gives the `"name":` the writer puts
+// before the value), and the members' indexes by name (returned). The schemas
 // are code, so a schema that breaks the invariants stops the program at its
 // first use, in every test run.
 std::vector<std::uint8_t> index_members(std::vector<field_spec>& members) {
   if (members.size() > max_object_members) std::abort();
   for (auto& m : members) {
-    m.member_prefix.clear();
-    crdt::append_json_quoted(m.name, m.member_prefix);
-    m.member_prefix += ':';
     const auto id = crdt::field_names().intern(m.name);
     if (!id) std::abort();  // a schema name the table refuses: a bug, found at start
     m.name_id = *id;

@@ -479,7 +479,7 @@ class writer {
     for_each_member(specs, by_name, node, [&](const field_spec& spec, std::uint32_t member) {
       if (!first) out += ',';
       first = false;
-      out += spec.member_prefix;
+      out += crdt::field_names().json_member(spec.name_id);
       member_value(spec, member, out);
     });
     out += '}';

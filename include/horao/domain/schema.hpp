@@ -82,8 +82,7 @@ struct field_spec {
   bool read_only = false;                       // see the invariants above
   std::optional<nlohmann::json> default_value;  // filled in when absent
   std::string default_text;                     // default_value's compact text, when it has one
-  std::string member_prefix;                    // `"name":`, as canonical JSON writes the member
-  crdt::field_id name_id = 0;                   // `name` in crdt::field_names()
+  crdt::field_id name_id = 0;                   // `name` in crdt::field_names() (json_member: `"name":`)
 };
 
 struct variant_spec {
