@@ -87,7 +87,9 @@ void redis_asio::on_read(const boost::system::error_code& ec) {
   if (ec || ac_ == nullptr || !want_read_) return;
   // May free the context (an error, or the server closed the connection):
   // cleanup() then clears ac_. hiredis re-arms reads itself (add_read).
+  in_hiredis_ = true;
   redisAsyncHandleRead(ac_);
+  in_hiredis_ = false;
 }
 
 void redis_asio::post_write_attempt() {
@@ -105,10 +107,22 @@ void redis_asio::post_write_attempt() {
 
 void redis_asio::on_write_attempt() {
   write_posted_ = false;
-  if (ac_ == nullptr || !want_write_ || writing_) return;
-  in_write_attempt_ = true;
+  try_write();
+}
+
+void redis_asio::write_now(redisAsyncContext* ac) noexcept {
+  auto* self = ac != nullptr ? static_cast<redis_asio*>(ac->ev.data) : nullptr;
+  if (self == nullptr) return;
+  // A cleanup inside the write drops the adapter's own reference.
+  const auto keep = self->shared_from_this();
+  self->try_write();
+}
+
+void redis_asio::try_write() {
+  if (ac_ == nullptr || !want_write_ || writing_ || in_hiredis_) return;
+  in_write_attempt_ = in_hiredis_ = true;
   redisAsyncHandleWrite(ac_);  // may free the context: cleanup() clears ac_
-  in_write_attempt_ = false;
+  in_write_attempt_ = in_hiredis_ = false;
 }
 
 void redis_asio::do_wait_write() {
@@ -126,7 +140,9 @@ void redis_asio::do_wait_write() {
 void redis_asio::on_write(const boost::system::error_code& ec) {
   writing_ = false;
   if (ec || ac_ == nullptr || !want_write_) return;
+  in_hiredis_ = true;
   redisAsyncHandleWrite(ac_);
+  in_hiredis_ = false;
 }
 
 void redis_asio::on_cleanup() {

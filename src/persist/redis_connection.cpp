@@ -322,6 +322,9 @@ std::uint64_t redis_connection::submit(const resp_pipeline& commands, handler do
       return id;
     }
   }
+  // Sent now rather than after the handlers queued meanwhile (redis_asio);
+  // not while connecting, where hiredis writes once the connection is up.
+  if (phase_ == phase::ready) redis_asio::write_now(ac_);
   return id;
 }
 

@@ -1,5 +1,6 @@
 #include <hiredis/async.h>
 
+#include <boost/asio/post.hpp>
 #include <catch2/catch.hpp>
 
 #include "horao/app/metrics.hpp"
@@ -115,6 +116,35 @@ TEST_CASE("redis_connection: PING and binary-safe SET/GET") {
   CHECK(r.replies[4].is_error());  // an error reply is a reply, not a transport failure
   CHECK(server.command({"GET", key}).str == value);
   CHECK(c->connections() == 1);
+}
+
+TEST_CASE(
+    "redis_connection: a pipeline reaches Redis inside execute() and not after the handlers queued before "
+    "it") {
+  test::redis_server server;
+  test::io_harness h;
+  auto c = redis_connection::create(h.io, options_for(server.url()));
+  c->start();
+  REQUIRE(h.run_until([&] { return c->ready(); }));
+
+  // Handlers queued before the pipeline (a pass of requests in the daemon):
+  // the loop does not run again until Redis has the command, so a write
+  // that waited behind them would never be seen below.
+  bool queued_ran = false;
+  boost::asio::post(h.io, [&] { queued_ran = true; });
+  std::optional<redis_result> out;
+  c->execute({{"SET", "written-now", "yes"}}, [&](redis_result r) { out = std::move(r); });
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::string seen;
+  while (seen != "yes" && std::chrono::steady_clock::now() < deadline) {
+    const auto reply = server.command({"GET", "written-now"});
+    seen = reply.is_string() ? reply.str : "";
+  }
+  CHECK(seen == "yes");
+  CHECK_FALSE(queued_ran);
+  REQUIRE(h.run_until([&] { return out.has_value(); }));
+  CHECK(out->ok());
+  CHECK(queued_ran);
 }
 
 TEST_CASE(

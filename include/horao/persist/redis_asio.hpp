@@ -13,6 +13,12 @@
 //    a batch at once), and waits for writability only if that attempt left
 //    bytes behind. A batch then costs no epoll re-arm and no extra trip
 //    through the event loop before it reaches Redis.
+//  * write_now() makes that attempt at once, for a caller that has just
+//    queued commands from outside hiredis: a posted attempt would wait
+//    behind every handler the reactor queued meanwhile (a whole pass of
+//    requests), and every connection whose write is in the batch waits with
+//    it. Inside hiredis (its hooks and callbacks) it does nothing and the
+//    posted attempt stays the way.
 //  * the descriptor never closes hiredis's fd: on cleanup (called by hiredis
 //    from inside redisAsyncFree, whichever way the context dies) the fd is
 //    release()d, the outstanding waits finish with operation_aborted and do
@@ -49,6 +55,10 @@ class redis_asio : public std::enable_shared_from_this<redis_asio> {
 
   bool attached() const { return ac_ != nullptr; }
 
+  // Writes what hiredis holds for `ac` now (see the invariants). May free the
+  // context, as any write can: the caller must not assume `ac` lives on.
+  static void write_now(redisAsyncContext* ac) noexcept;
+
  private:
   static void add_read(void* self) noexcept;
   static void del_read(void* self) noexcept;
@@ -62,6 +72,7 @@ class redis_asio : public std::enable_shared_from_this<redis_asio> {
   void on_write(const boost::system::error_code& ec);
   void post_write_attempt();
   void on_write_attempt();
+  void try_write();
   void on_cleanup();
 
   boost::asio::posix::stream_descriptor descriptor_;
@@ -74,6 +85,7 @@ class redis_asio : public std::enable_shared_from_this<redis_asio> {
   bool writing_ = false;           // a write wait is outstanding
   bool write_posted_ = false;      // an immediate write attempt is posted
   bool in_write_attempt_ = false;  // inside that attempt: a further add_write means "wait"
+  bool in_hiredis_ = false;        // inside redisAsyncHandleRead/Write: no re-entry
 };
 
 }  // namespace horao::persist
