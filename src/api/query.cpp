@@ -28,9 +28,13 @@ api_error bad_query(std::string_view name, std::string_view why) {
 }
 
 std::optional<std::string> percent_decode(std::string_view text) {
+  // Most paths and queries hold no escape: one scan, one copy.
+  std::size_t i = text.find('%');
+  if (i == std::string_view::npos) return std::string(text);
   std::string out;
   out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
+  out.append(text.data(), i);
+  for (; i < text.size(); ++i) {
     if (text[i] != '%') {
       out += text[i];
       continue;

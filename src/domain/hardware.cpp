@@ -7,8 +7,22 @@ namespace {
 
 using nlohmann::json;
 
+// The text of a present field holding a JSON string without escapes: what
+// read_string_field answers, without a copy. nullopt: ask read_string_field.
+std::optional<std::string_view> plain_string_field(const crdt::record& state, std::string_view name) {
+  const crdt::field_entry* f = state.find(name);
+  if (!f || f->absent()) return std::nullopt;
+  const std::string_view text = f->value;
+  if (text.size() < 2 || text.front() != '"' || text.back() != '"') return std::nullopt;
+  const std::string_view inner = text.substr(1, text.size() - 2);
+  if (inner.find_first_of("\\\"") != std::string_view::npos) return std::nullopt;
+  return inner;
+}
+
 // "kind/<id>" when the field holds a valid id; empty otherwise.
 std::string parent_by_id(const crdt::record& state, std::string_view field, std::string_view parent_kind) {
+  if (const auto id = plain_string_field(state, field))
+    return valid_id(*id) ? make_key(parent_kind, *id) : std::string();
   const auto id = read_string_field(state, field);
   if (!id || !valid_id(*id)) return {};
   return make_key(parent_kind, *id);
@@ -176,6 +190,7 @@ quantity count_of(const crdt::record& state, std::string_view field) {
 }
 
 bool read_up(const crdt::record& state) {
+  if (const auto status = plain_string_field(state, "status")) return *status != "down";
   return read_string_field(state, "status") != "down";
 }
 

@@ -6,21 +6,42 @@ namespace horao::domain {
 namespace {
 
 constexpr std::array<kind_info, 15> kinds{{
-    {"datacenters", "datacenter"}, {"cabinets", "cabinet"},     {"chassis", "chassis"},
-    {"blades", "blade"},           {"nodes", "node"},           {"servers", "server"},
-    {"switches", "switch"},        {"routers", "router"},       {"firewalls", "firewall"},
-    {"disks", "disk"},             {"networks", "network"},     {"vms", "vm"},
-    {"tenants", "tenant"},         {"reservations", "reservation"}, {"maintenances", "maintenance"},
+    {"datacenters", "datacenter"},
+    {"cabinets", "cabinet"},
+    {"chassis", "chassis"},
+    {"blades", "blade"},
+    {"nodes", "node"},
+    {"servers", "server"},
+    {"switches", "switch"},
+    {"routers", "router"},
+    {"firewalls", "firewall"},
+    {"disks", "disk"},
+    {"networks", "network"},
+    {"vms", "vm"},
+    {"tenants", "tenant"},
+    {"reservations", "reservation"},
+    {"maintenances", "maintenance"},
 }};
 
+// [A-Za-z0-9._-] as a table: every id of every request goes through it.
+constexpr std::array<bool, 256> id_chars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (char c : std::string_view("._-")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
 bool id_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-         c == '-';
+  return id_chars[static_cast<unsigned char>(c)];
 }
 
 }  // namespace
 
-std::span<const kind_info> all_kinds() { return kinds; }
+std::span<const kind_info> all_kinds() {
+  return kinds;
+}
 
 const kind_info* find_collection(std::string_view collection) {
   for (const auto& k : kinds)
