@@ -4,6 +4,7 @@
 #include <limits>
 #include <memory>
 #include <stdexcept>
+#include <utility>
 
 #include "horao/store/record_store.hpp"
 
@@ -89,42 +90,68 @@ std::uint32_t topology::node_table::hash_of(std::string_view key) {
 topology::node* topology::node_table::find(std::string_view key) const {
   if (size_ == 0) return nullptr;
   const std::uint32_t hash = hash_of(key);
-  for (std::size_t i = home(hash);; i = next(i)) {
-    const slot s = slots_[i];
+  if (node* n = find_in(slots_, key, hash)) return n;
+  return drain_.active() ? find_in(drain_.old(), key, hash) : nullptr;
+}
+
+topology::node* topology::node_table::find_in(const store::slot_vector<slot>& slots, std::string_view key,
+                                              std::uint32_t hash) const {
+  if (slots.empty()) return nullptr;
+  for (std::size_t i = home(hash, slots.size());; i = next(i, slots.size())) {
+    const slot s = slots[i];
     if (s.index == empty) return nullptr;
     if (s.hash == hash && at(s.index - 1).key == key) return &at(s.index - 1);
   }
 }
 
 std::pair<topology::node*, bool> topology::node_table::emplace(std::string_view key) {
+  step();
   if (node* n = find(key)) return {n, false};
   // At most 4/5 full: probe runs stay short, and a reserved table (3/4) is
   // not rehashed by the records it was reserved for.
-  if ((size_ + 1) * 5 > slots_.size() * 4) rehash(std::max<std::size_t>(16, slots_.size() * 2));
+  if ((size_ - drain_.entries() + 1) * 5 > slots_.size() * 4) grow();
   const std::uint32_t index = allocate();
-  insert_slot({hash_of(key), index + 1});
+  place(slots_, {hash_of(key), index + 1});
   ++size_;
   return {&at(index), true};
 }
 
 void topology::node_table::erase(node* n) {
+  step();
   const std::uint32_t hash = hash_of(n->key);
-  std::size_t hole = home(hash);
-  while (slots_[hole].index == empty || &at(slots_[hole].index - 1) != n) hole = next(hole);
-  const std::uint32_t index = slots_[hole].index - 1;
-  // Backward shift, as in pointer_table::erase.
-  for (std::size_t j = next(hole); slots_[j].index != empty; j = next(j)) {
-    const std::size_t h = home(slots_[j].hash);
-    const bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
-    if (stays) continue;
-    slots_[hole] = slots_[j];
-    hole = j;
+  std::uint32_t slot_index = erase_in(slots_, n, hash);
+  if (slot_index == empty) {
+    if (!drain_.active() || (slot_index = erase_in(drain_.old(), n, hash)) == empty)
+      return;  // not held: a bug
+    drain_.erased();
   }
-  slots_[hole] = slot{};
+  const std::uint32_t index = slot_index - 1;
   --size_;
   std::destroy_at(n);
   std::construct_at(n);
   free_.push_back(index);
+}
+
+std::uint32_t topology::node_table::erase_in(store::slot_vector<slot>& slots, const node* n,
+                                             std::uint32_t hash) const {
+  if (slots.empty()) return empty;
+  const std::size_t count = slots.size();
+  std::size_t hole = home(hash, count);
+  for (;; hole = next(hole, count)) {
+    if (slots[hole].index == empty) return empty;
+    if (&at(slots[hole].index - 1) == n) break;
+  }
+  const std::uint32_t erased = slots[hole].index;
+  // Backward shift, as in pointer_table's erase.
+  for (std::size_t j = next(hole, count); slots[j].index != empty; j = next(j, count)) {
+    const std::size_t h = home(slots[j].hash, count);
+    const bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
+    if (stays) continue;
+    slots[hole] = slots[j];
+    hole = j;
+  }
+  slots[hole] = slot{};
+  return erased;
 }
 
 void topology::node_table::reserve(std::size_t n) {
@@ -134,7 +161,8 @@ void topology::node_table::reserve(std::size_t n) {
 
 void topology::node_table::clear() {
   // Swapped out, not cleared: the memory goes back, a rebuild reserves anew.
-  std::vector<slot>().swap(slots_);
+  store::slot_vector<slot>().swap(slots_);
+  drain_.release();
   std::vector<std::unique_ptr<node[]>>().swap(chunks_);
   std::vector<std::uint32_t>().swap(free_);
   used_ = 0;
@@ -154,18 +182,32 @@ std::uint32_t topology::node_table::allocate() {
   return used_++;
 }
 
-void topology::node_table::rehash(std::size_t slot_count) {
-  if (slot_count > (std::size_t{1} << 32)) throw std::length_error("topology: table too large");
-  std::vector<slot> old(slot_count);
-  old.swap(slots_);
-  for (const slot& s : old)
-    if (s.index != empty) insert_slot(s);
+void topology::node_table::step() {
+  if (drain_.active()) drain_.step(is_empty, [this](const slot& s) { place(slots_, s); });
 }
 
-void topology::node_table::insert_slot(slot s) {
-  std::size_t i = home(s.hash);
-  while (slots_[i].index != empty) i = next(i);
-  slots_[i] = s;
+void topology::node_table::grow() {
+  // Twice the slots; the old ones drain into them over the next inserts and
+  // erases instead of stopping this write.
+  if (drain_.active()) drain_.finish(is_empty, [this](const slot& s) { place(slots_, s); });
+  const std::size_t count = std::max<std::size_t>(16, slots_.size() * 2);
+  if (count > (std::size_t{1} << 32)) throw std::length_error("topology: table too large");
+  drain_.start(std::exchange(slots_, store::slot_vector<slot>(count)), size_, is_empty);
+}
+
+void topology::node_table::rehash(std::size_t slot_count) {
+  if (slot_count > (std::size_t{1} << 32)) throw std::length_error("topology: table too large");
+  store::slot_vector<slot> old(slot_count);
+  old.swap(slots_);
+  for (const slot& s : old)
+    if (s.index != empty) place(slots_, s);
+  drain_.finish(is_empty, [this](const slot& s) { place(slots_, s); });
+}
+
+void topology::node_table::place(store::slot_vector<slot>& slots, slot s) {
+  std::size_t i = home(s.hash, slots.size());
+  while (slots[i].index != empty) i = next(i, slots.size());
+  slots[i] = s;
 }
 
 // ---- topology ----

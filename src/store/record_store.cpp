@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <deque>
 #include <new>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 #include "id_index.hpp"
 
@@ -15,9 +17,9 @@ struct record_store::node {
   enum class indexed : std::uint8_t { no, pending, sorted };
 
   stored_record entry;
-  kind_index* kind;          // the kind of the key, looked up once
+  kind_index* kind;  // the kind of the key, looked up once
   std::uint32_t key_size;
-  std::uint16_t id_offset;   // where the id starts in the key
+  std::uint16_t id_offset;  // where the id starts in the key
   indexed in_index = indexed::no;
   std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
   std::string_view id() const { return key().substr(id_offset); }
@@ -31,8 +33,9 @@ struct record_store::node {
 // full transfer, recovery from Redis) costs one sort instead of a search
 // with a cache miss per level for each record.
 struct record_store::kind_index {
-  id_index<node> sorted;        // live records and lazily erased dead ones
-  std::vector<node*> pending;   // came alive since the last flush, any order
+  id_index<node> sorted;  // live records and lazily erased dead ones
+  std::deque<node*>
+      pending;  // came alive since the last flush, any order (a deque: never copied when it grows)
   std::size_t alive = 0;
   std::size_t dead_in_sorted = 0;
   crdt::hash128 digest;
@@ -50,8 +53,7 @@ struct record_store::kind_index {
         n->in_index = node::indexed::no;  // died while pending
       }
     }
-    pending.clear();
-    if (pending.capacity() > 4096) pending.shrink_to_fit();
+    std::deque<node*>().swap(pending);  // its blocks go back
     if (fresh.size() <= 16 + sorted.size() / 64) {
       for (node* n : fresh) sorted.insert(n);
     } else {
@@ -103,59 +105,81 @@ void record_store::free_node(node* n) {
 // ---- key table ------------------------------------------------------------------
 
 record_store::node* record_store::key_table::find(std::string_view key, std::uint64_t hash) const {
-  if (slots_.empty()) return nullptr;
-  const std::size_t mask = slots_.size() - 1;
+  if (size_ == 0) return nullptr;
+  if (node* n = find_in(slots_, key, hash)) return n;
+  return drain_.active() ? find_in(drain_.old(), key, hash) : nullptr;
+}
+
+record_store::node* record_store::key_table::find_in(const slot_vector<slot>& slots, std::string_view key,
+                                                     std::uint64_t hash) {
+  if (slots.empty()) return nullptr;
+  const std::size_t mask = slots.size() - 1;
   for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
-    const slot& s = slots_[i];
+    const slot& s = slots[i];
     if (s.n == nullptr) return nullptr;
     if (s.hash == hash && s.n->key() == key) return s.n;
   }
 }
 
+void record_store::key_table::place(slot_vector<slot>& slots, const slot& s) {
+  const std::size_t mask = slots.size() - 1;
+  std::size_t i = s.hash & mask;
+  while (slots[i].n != nullptr) i = (i + 1) & mask;
+  slots[i] = s;
+}
+
+void record_store::key_table::step() {
+  if (drain_.active()) drain_.step(is_empty, [this](const slot& s) { place(slots_, s); });
+}
+
 void record_store::key_table::insert(node* n, std::uint64_t hash) {
+  step();
   // At most 3/4 full: linear probing stays short (a few slots, mostly within
   // one cache line) while the table costs 21 to 43 bytes per record.
-  if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-  const std::size_t mask = slots_.size() - 1;
-  std::size_t i = hash & mask;
-  while (slots_[i].n != nullptr) i = (i + 1) & mask;
-  slots_[i] = {hash, n};
+  if ((size_ - drain_.entries() + 1) * 4 > slots_.size() * 3) grow();
+  place(slots_, {hash, n});
   ++size_;
 }
 
 void record_store::key_table::erase(std::string_view key, std::uint64_t hash) {
-  if (slots_.empty()) return;
-  const std::size_t mask = slots_.size() - 1;
-  std::size_t i = hash & mask;
-  for (;; i = (i + 1) & mask) {
-    if (slots_[i].n == nullptr) return;
-    if (slots_[i].hash == hash && slots_[i].n->key() == key) break;
-  }
-  // Backward-shift deletion: no tombstones, so lookups never slow down.
-  // Each following entry of the probe run moves into the hole unless its
-  // home slot lies cyclically within (hole, entry].
-  slots_[i] = {};
-  for (std::size_t j = (i + 1) & mask; slots_[j].n != nullptr; j = (j + 1) & mask) {
-    const std::size_t home = slots_[j].hash & mask;
-    const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
-    if (stays) continue;
-    slots_[i] = slots_[j];
-    slots_[j] = {};
-    i = j;
+  if (size_ == 0) return;
+  step();
+  if (!erase_in(slots_, key, hash)) {
+    if (!drain_.active() || !erase_in(drain_.old(), key, hash)) return;
+    drain_.erased();
   }
   --size_;
 }
 
-void record_store::key_table::grow() {
-  std::vector<slot> old = std::move(slots_);
-  slots_.assign(std::max<std::size_t>(16, old.size() * 2), slot{});
-  const std::size_t mask = slots_.size() - 1;
-  for (const slot& s : old) {
-    if (s.n == nullptr) continue;
-    std::size_t i = s.hash & mask;
-    while (slots_[i].n != nullptr) i = (i + 1) & mask;
-    slots_[i] = s;
+bool record_store::key_table::erase_in(slot_vector<slot>& slots, std::string_view key, std::uint64_t hash) {
+  if (slots.empty()) return false;
+  const std::size_t mask = slots.size() - 1;
+  std::size_t i = hash & mask;
+  for (;; i = (i + 1) & mask) {
+    if (slots[i].n == nullptr) return false;
+    if (slots[i].hash == hash && slots[i].n->key() == key) break;
   }
+  // Backward-shift deletion: no tombstones, so lookups never slow down.
+  // Each following entry of the probe run moves into the hole unless its
+  // home slot lies cyclically within (hole, entry].
+  slots[i] = {};
+  for (std::size_t j = (i + 1) & mask; slots[j].n != nullptr; j = (j + 1) & mask) {
+    const std::size_t home = slots[j].hash & mask;
+    const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (stays) continue;
+    slots[i] = slots[j];
+    slots[j] = {};
+    i = j;
+  }
+  return true;
+}
+
+void record_store::key_table::grow() {
+  // Twice the slots; the old ones drain into them over the next inserts and
+  // erases (store/draining_slots.hpp) instead of stopping this write.
+  if (drain_.active()) drain_.finish(is_empty, [this](const slot& s) { place(slots_, s); });
+  const std::size_t capacity = std::max<std::size_t>(16, slots_.size() * 2);
+  drain_.start(std::exchange(slots_, slot_vector<slot>(capacity)), size_, is_empty);
 }
 
 // ---- store ----------------------------------------------------------------------
@@ -349,9 +373,8 @@ void record_store::for_each_alive(
   // Logically const: sorting the pending records in changes no answer.
   kind_index& index = *k->second;
   index.flush();
-  index.sorted.visit_after(after, [&](const node* n) {
-    return !n->entry.state.alive() || visit(n->id(), n->entry);
-  });
+  index.sorted.visit_after(
+      after, [&](const node* n) { return !n->entry.state.alive() || visit(n->id(), n->entry); });
 }
 
 std::size_t record_store::count_alive(std::string_view kind) const {

@@ -13,14 +13,20 @@
 // key. Linear probing, at most 3/4 full, erase by backward shift (no
 // tombstones, so lookups never slow down after many erases), and the table
 // halves once it is less than 1/8 full (a parent that lost most of its
-// children gives the memory back). Slots move when the table grows, shrinks
-// or an entry is erased: never keep a Slot* across a change.
+// children gives the memory back). It grows in steps: the old slots drain
+// into the doubled table over the next inserts and erases
+// (store/draining_slots.hpp), so no single write pays for moving a million
+// entries. Slots move on every insert and erase: never keep a Slot* across a
+// change.
 // pointer_set below is the common case of a set of pointers.
 
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 #include <vector>
+
+#include "horao/store/draining_slots.hpp"
 
 namespace horao::domain {
 
@@ -34,50 +40,38 @@ class pointer_table {
 
   Slot* find(const void* key) {
     if (size_ == 0) return nullptr;
-    for (std::size_t i = home(key);; i = next(i)) {
-      if (slots_[i].key == key) return &slots_[i];
-      if (slots_[i].key == nullptr) return nullptr;
-    }
+    if (Slot* s = find_in(slots_, key)) return s;
+    return drain_.active() ? find_in(drain_.old(), key) : nullptr;
   }
   const Slot* find(const void* key) const { return const_cast<pointer_table*>(this)->find(key); }
 
   // The slot of `key`, a new one (all other members value-initialized) when absent.
   Slot& obtain(const void* key) {
-    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-    std::size_t i = home(key);
-    for (; slots_[i].key != nullptr; i = next(i))
-      if (slots_[i].key == key) return slots_[i];
-    slots_[i] = Slot{};
-    slots_[i].key = key;
+    step();
+    if (Slot* s = find(key)) return *s;
+    if ((size_ - drain_.entries() + 1) * 4 > slots_.size() * 3) grow();
+    Slot& s = place(slots_, key);
+    s = Slot{};
+    s.key = key;
     ++size_;
-    return slots_[i];
+    return s;
   }
 
   bool erase(const void* key) {
     if (size_ == 0) return false;
-    std::size_t hole = home(key);
-    while (slots_[hole].key != key) {
-      if (slots_[hole].key == nullptr) return false;
-      hole = next(hole);
+    step();
+    if (!erase_in(slots_, key)) {
+      if (!drain_.active() || !erase_in(drain_.old(), key)) return false;
+      drain_.erased();
     }
-    // Backward shift: move later entries of the run into the hole when the
-    // hole lies on their probe path, so no probe sequence is broken.
-    for (std::size_t i = next(hole); slots_[i].key != nullptr; i = next(i)) {
-      const std::size_t want = home(slots_[i].key);
-      if (distance(want, i) >= distance(hole, i)) {
-        slots_[hole] = slots_[i];
-        hole = i;
-      }
-    }
-    slots_[hole] = Slot{};
     --size_;
-    if (slots_.size() > 8 && size_ * 8 < slots_.size()) rehash(slots_.size() / 2);
+    if (!drain_.active() && slots_.size() > 8 && size_ * 8 < slots_.size()) rehash(slots_.size() / 2);
     return true;
   }
 
   void clear() {
-    slots_.clear();
-    slots_.shrink_to_fit();
+    store::slot_vector<Slot>().swap(slots_);
+    drain_.release();
     size_ = 0;
   }
 
@@ -92,32 +86,75 @@ class pointer_table {
   void for_each(F&& visit) const {
     for (const Slot& s : slots_)
       if (s.key != nullptr) visit(s);
+    for (const Slot& s : drain_.old())
+      if (s.key != nullptr) visit(s);
   }
 
  private:
-  std::size_t mask() const { return slots_.size() - 1; }
-  std::size_t next(std::size_t i) const { return (i + 1) & mask(); }
-  std::size_t distance(std::size_t from, std::size_t to) const { return (to - from) & mask(); }
-  std::size_t home(const void* key) const {
+  static bool is_empty(const Slot& s) { return s.key == nullptr; }
+  static std::size_t home(const void* key, std::size_t mask) {
     // Fibonacci hashing of the address: allocations are 16-byte aligned, so
     // the low bits carry nothing; the multiply spreads the rest.
     const auto bits = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(key)) >> 4;
-    return static_cast<std::size_t>((bits * 0x9E3779B97F4A7C15ULL) >> 32) & mask();
+    return static_cast<std::size_t>((bits * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
   }
-  void grow() { rehash(slots_.empty() ? 8 : slots_.size() * 2); }
-  void rehash(std::size_t capacity) {
-    std::vector<Slot> old(capacity);
-    old.swap(slots_);
-    for (const Slot& s : old) {
-      if (s.key == nullptr) continue;
-      std::size_t i = home(s.key);
-      while (slots_[i].key != nullptr) i = next(i);
-      slots_[i] = s;
+  static Slot* find_in(store::slot_vector<Slot>& slots, const void* key) {
+    if (slots.empty()) return nullptr;
+    const std::size_t mask = slots.size() - 1;
+    for (std::size_t i = home(key, mask);; i = (i + 1) & mask) {
+      if (slots[i].key == key) return &slots[i];
+      if (slots[i].key == nullptr) return nullptr;
     }
   }
+  // The empty slot where `key` (absent) goes.
+  static Slot& place(store::slot_vector<Slot>& slots, const void* key) {
+    const std::size_t mask = slots.size() - 1;
+    std::size_t i = home(key, mask);
+    while (slots[i].key != nullptr) i = (i + 1) & mask;
+    return slots[i];
+  }
+  static bool erase_in(store::slot_vector<Slot>& slots, const void* key) {
+    if (slots.empty()) return false;
+    const std::size_t mask = slots.size() - 1;
+    std::size_t hole = home(key, mask);
+    while (slots[hole].key != key) {
+      if (slots[hole].key == nullptr) return false;
+      hole = (hole + 1) & mask;
+    }
+    // Backward shift: move later entries of the run into the hole when the
+    // hole lies on their probe path, so no probe sequence is broken.
+    for (std::size_t i = (hole + 1) & mask; slots[i].key != nullptr; i = (i + 1) & mask) {
+      const std::size_t want = home(slots[i].key, mask);
+      if (((i - want) & mask) >= ((i - hole) & mask)) {
+        slots[hole] = slots[i];
+        hole = i;
+      }
+    }
+    slots[hole] = Slot{};
+    return true;
+  }
+  void step() {
+    if (drain_.active()) drain_.step(is_empty, [this](const Slot& s) { place(slots_, s.key) = s; });
+  }
+  // Twice the slots; the old ones drain into them on the next inserts and
+  // erases (store/draining_slots.hpp) instead of all at once.
+  void grow() {
+    if (drain_.active()) drain_.finish(is_empty, [this](const Slot& s) { place(slots_, s.key) = s; });
+    const std::size_t capacity = slots_.empty() ? 8 : slots_.size() * 2;
+    drain_.start(std::exchange(slots_, store::slot_vector<Slot>(capacity)), size_, is_empty);
+  }
+  // All at once, for a reserve or a shrink: the drain ends first.
+  void rehash(std::size_t capacity) {
+    store::slot_vector<Slot> old(capacity);
+    old.swap(slots_);
+    for (const Slot& s : old)
+      if (s.key != nullptr) place(slots_, s.key) = s;
+    drain_.finish(is_empty, [this](const Slot& s) { place(slots_, s.key) = s; });
+  }
 
-  std::vector<Slot> slots_;  // a power of two in size, or empty
-  std::size_t size_ = 0;
+  store::slot_vector<Slot> slots_;     // a power of two in size, or empty
+  store::draining_slots<Slot> drain_;  // the slots before the last growth, while they drain
+  std::size_t size_ = 0;               // entries in both
 };
 
 // A set of `T*` (T never null) on a pointer_table; iteration order is unspecified.

@@ -196,7 +196,9 @@ class topology {
  private:
   // The nodes by key: nodes live in fixed chunks, so node* stay valid until
   // the node is dropped; an open-addressing table of (32-bit hash, node
-  // index) finds them, comparing keys only when the hashes match.
+  // index) finds them, comparing keys only when the hashes match. It grows
+  // in steps (store/draining_slots.hpp): no write pays for moving every
+  // node's slot at once.
   class node_table {
    public:
     node_table() = default;
@@ -221,18 +223,25 @@ class topology {
       std::uint32_t index = empty;
     };
     static std::uint32_t hash_of(std::string_view key);
-    // Slot range [0, slots_.size()) by multiply-shift, so the table needs no
+    static bool is_empty(const slot& s) { return s.index == empty; }
+    // Slot range [0, count) by multiply-shift, so the table needs no
     // power-of-two size and a reserved table is nearly full.
-    std::size_t home(std::uint32_t hash) const {
-      return static_cast<std::size_t>((std::uint64_t{hash} * slots_.size()) >> 32);
+    static std::size_t home(std::uint32_t hash, std::size_t count) {
+      return static_cast<std::size_t>((std::uint64_t{hash} * count) >> 32);
     }
-    std::size_t next(std::size_t i) const { return i + 1 == slots_.size() ? 0 : i + 1; }
+    static std::size_t next(std::size_t i, std::size_t count) { return i + 1 == count ? 0 : i + 1; }
     node& at(std::uint32_t index) const { return chunks_[index >> chunk_bits][index & (chunk_size - 1)]; }
+    node* find_in(const store::slot_vector<slot>& slots, std::string_view key, std::uint32_t hash) const;
+    // The erased slot's index (node index + 1), or `empty` when n is not in `slots`.
+    std::uint32_t erase_in(store::slot_vector<slot>& slots, const node* n, std::uint32_t hash) const;
+    static void place(store::slot_vector<slot>& slots, slot s);  // s's node must be absent
     std::uint32_t allocate();
-    void rehash(std::size_t slot_count);
-    void insert_slot(slot s);
+    void step();
+    void grow();
+    void rehash(std::size_t slot_count);  // all at once, for a reserve
 
-    std::vector<slot> slots_;
+    store::slot_vector<slot> slots_;
+    store::draining_slots<slot> drain_;  // the slots before the last growth, while they drain
     std::vector<std::unique_ptr<node[]>> chunks_;
     std::vector<std::uint32_t> free_;  // indices of dropped nodes, reused first
     std::uint32_t used_ = 0;           // indices handed out from the chunks

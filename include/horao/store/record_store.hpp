@@ -47,14 +47,15 @@
 #include "horao/crdt/clock.hpp"
 #include "horao/crdt/digest.hpp"
 #include "horao/crdt/record.hpp"
+#include "horao/store/draining_slots.hpp"
 
 namespace horao::store {
 
 struct stored_record {
   crdt::record state;
-  std::uint64_t seq = 0;      // local sequence of the newest change
-  crdt::hash128 hash;         // hash_record(key, state)
-  crdt::node_id origin = 0;   // the node whose change made this state (self for local writes)
+  std::uint64_t seq = 0;     // local sequence of the newest change
+  crdt::hash128 hash;        // hash_record(key, state)
+  crdt::node_id origin = 0;  // the node whose change made this state (self for local writes)
 };
 
 // What subscribers see after a change.
@@ -123,9 +124,9 @@ class record_store {
   std::size_t count_alive(std::string_view kind) const;
   std::vector<std::pair<std::string, std::size_t>> alive_counts() const;
   // Visits changes with seq > `since` in sequence order until `visit` returns false.
-  void changes_since(std::uint64_t since,
-                     const std::function<bool(std::uint64_t seq, std::string_view key, const stored_record&)>&
-                         visit) const;
+  void changes_since(
+      std::uint64_t since,
+      const std::function<bool(std::uint64_t seq, std::string_view key, const stored_record&)>& visit) const;
   // The oldest sequence the change log can still replay from without a gap:
   // changes_since(s) is complete for every s >= oldest_replayable().
   std::uint64_t oldest_replayable() const { return purged_up_to_; }
@@ -145,7 +146,7 @@ class record_store {
     std::uint64_t next = 0;   // resume with after = next
     std::size_t scanned = 0;  // change-log entries looked at
     std::size_t purged = 0;
-    bool finished = false;    // reached the end of the change log
+    bool finished = false;  // reached the end of the change log
   };
   // One bounded step of a pass over the change log: looks at no more than
   // `max_scan` entries with a sequence > `after` and drops the dead records
@@ -182,6 +183,8 @@ class record_store {
   // Key -> node: open addressing with linear probing over (hash, node)
   // slots. The stored hash answers most probes without touching the node,
   // so a lookup costs about one cache miss in the table and one in the node.
+  // It grows in steps (draining_slots.hpp): no write pays for moving every
+  // record's slot at once.
   class key_table {
    public:
     key_table() = default;
@@ -195,6 +198,8 @@ class record_store {
     void for_each(F&& f) const {
       for (const auto& s : slots_)
         if (s.n) f(s.n);
+      for (const auto& s : drain_.old())
+        if (s.n) f(s.n);
     }
 
    private:
@@ -202,9 +207,15 @@ class record_store {
       std::uint64_t hash = 0;
       node* n = nullptr;  // null: empty
     };
+    static bool is_empty(const slot& s) { return s.n == nullptr; }
+    static node* find_in(const slot_vector<slot>& slots, std::string_view key, std::uint64_t hash);
+    static void place(slot_vector<slot>& slots, const slot& s);  // s's key must be absent
+    static bool erase_in(slot_vector<slot>& slots, std::string_view key, std::uint64_t hash);
+    void step();
     void grow();
-    std::vector<slot> slots_;
-    std::size_t size_ = 0;
+    slot_vector<slot> slots_;
+    draining_slots<slot> drain_;  // the slots before the last growth, while they drain
+    std::size_t size_ = 0;        // records in both
   };
 
   struct log_entry {
@@ -231,7 +242,9 @@ class record_store {
   // unique_ptr: kind_index is complete only in the .cpp, and its address is
   // cached in every node.
   std::unordered_map<std::string, std::unique_ptr<kind_index>, string_hash, std::equal_to<>> kinds_;
-  std::vector<log_entry> log_;
+  // A deque: appending never moves what is there (a vector of two million
+  // entries would copy 32 MiB at once on one write when it doubles).
+  std::deque<log_entry> log_;
   std::size_t stale_log_entries_ = 0;
   std::uint64_t seq_ = 0;
   std::uint64_t purged_up_to_ = 0;

@@ -5,7 +5,11 @@
 #include <rapidcheck/catch.h>
 
 #include <catch2/catch.hpp>
+#include <map>
+#include <random>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "test_scheduler_fixture.hpp"
 
@@ -160,4 +164,64 @@ TEST_CASE("pointer_set (pointer_table.hpp) holds what a std::set holds after any
     RC_ASSERT(seen == model);
     for (int& x : pool) RC_ASSERT(set.contains(&x) == model.contains(&x));
   });
+}
+
+TEST_CASE("pointer_set keeps every element while it grows in steps, whatever is erased meanwhile") {
+  // Enough elements for many growths (8 -> 262,144 slots), each drained over
+  // the following inserts and erases (store/draining_slots.hpp): lookups,
+  // erases and re-inserts hit elements in both the old and the new slots.
+  constexpr std::size_t pool_size = 150'000;
+  std::vector<int> pool(pool_size);
+  domain::pointer_set<int> set;
+  std::set<int*> model;
+  std::mt19937 random(20261204);
+  std::uniform_int_distribution<std::size_t> pick(0, pool_size - 1);
+  for (int op = 0; op < 400'000; ++op) {
+    int* p = &pool[pick(random)];
+    // Three inserts for one erase: the set grows through every size.
+    if (op % 4 != 3)
+      REQUIRE(set.insert(p) == model.insert(p).second);
+    else
+      REQUIRE(set.erase(p) == (model.erase(p) == 1));
+    REQUIRE(set.size() == model.size());
+    int* other = &pool[pick(random)];
+    REQUIRE(set.contains(other) == model.contains(other));
+    if (op % 50'000 == 0 || op == 399'999) {
+      std::set<int*> seen;
+      set.for_each([&](int* q) { REQUIRE(seen.insert(q).second); });
+      REQUIRE(seen == model);
+    }
+  }
+  CHECK(model.size() > 100'000);
+  // Emptied again: the table halves as it goes, and every erase finds its element.
+  for (int* p : std::vector<int*>(model.begin(), model.end())) REQUIRE(set.erase(p));
+  CHECK(set.empty());
+  for (int& x : pool) REQUIRE_FALSE(set.contains(&x));
+}
+
+TEST_CASE("the hardware tree finds every node while its table grows in steps") {
+  replica d;
+  d.put("datacenter/dc1", datacenter(1));
+  d.put("cabinet/c1", cabinet("dc1"));
+  // 20,000 servers; as they come, older ones are removed or rewritten: the
+  // node table grows through 16 -> 32,768 slots and drains while nodes come
+  // and go, so lookups land in both the old and the new slots.
+  std::map<int, int> cores;  // the model: alive server -> cores
+  for (int i = 0; i < 20'000; ++i) {
+    d.put("server/s" + std::to_string(i), server("c1", 1));
+    cores[i] = 1;
+    if (i % 10 == 9) {
+      d.remove("server/s" + std::to_string(i - 5));
+      cores.erase(i - 5);
+    }
+    if (i % 7 == 0 && i >= 100 && cores.contains(i - 100)) {
+      d.put("server/s" + std::to_string(i - 100), server("c1", 3));
+      cores[i - 100] = 3;
+    }
+  }
+  std::int64_t expected = 0;
+  for (const auto& [id, n] : cores) expected += n;
+  CHECK(d.capacity->capacity({})[dimension::cpu] == expected);
+  CHECK(d.capacity->hardware().node_count() == cores.size() + 2);  // and the datacenter and the cabinet
+  check_equals_rebuild(d);
 }

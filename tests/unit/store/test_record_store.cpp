@@ -5,6 +5,7 @@
 #include <deque>
 #include <limits>
 #include <map>
+#include <random>
 #include <set>
 #include <stdexcept>
 
@@ -767,4 +768,37 @@ TEST_CASE("key_of is the store's own key text at a stable address until the purg
   s.put("server/s1", body({{"n", "4"}}));
   CHECK(store::record_store::key_of(*s.find("server/s1")) == "server/s1");
   s.unsubscribe(sub);
+}
+
+TEST_CASE("the store finds every record while its key table grows in steps, through removals and purges") {
+  // 60,000 keys: the key table grows through 16 -> 131,072 slots, and each
+  // growth drains over the following writes (store/draining_slots.hpp), so
+  // lookups, writes and purges land in both the old and the new slots.
+  fixture f;
+  auto& s = f.store;
+  std::set<int> alive;
+  std::set<int> held;  // alive, or a tombstone not purged yet
+  std::mt19937 random(20261204);
+  const auto key = [](int i) { return "vm/k" + std::to_string(i); };
+  for (int i = 0; i < 60'000; ++i) {
+    s.put(key(i), body({{"n", "1"}}));
+    alive.insert(i);
+    held.insert(i);
+    if (i % 3 == 2) {  // one in three removed soon after
+      const int gone = i - static_cast<int>(random() % 3);
+      if (alive.erase(gone) == 1) s.remove(key(gone));
+    }
+    if (i % 997 == 0) {  // the tombstones so far are purged: erases from the table
+      f.time.now += second;
+      s.purge_tombstones(f.time.now, 1'000'000);
+      held = alive;
+    }
+    const int probe = static_cast<int>(random() % static_cast<unsigned>(i + 1));
+    REQUIRE((s.find_alive(key(probe)) != nullptr) == alive.contains(probe));
+    REQUIRE((s.find(key(probe)) != nullptr) == held.contains(probe));
+    REQUIRE(s.find(key(i + 1)) == nullptr);
+  }
+  CHECK(s.size() == held.size());
+  for (int i = 0; i < 60'000; ++i) REQUIRE((s.find_alive(key(i)) != nullptr) == alive.contains(i));
+  require_consistent_digests(s);
 }
