@@ -7,16 +7,21 @@ namespace {
 
 using nlohmann::json;
 
-// The text of a present field holding a JSON string without escapes: what
-// read_string_field answers, without a copy. nullopt: ask read_string_field.
-std::optional<std::string_view> plain_string_field(const crdt::record& state, std::string_view name) {
-  const crdt::field_entry* f = state.find(name);
-  if (!f || f->absent()) return std::nullopt;
-  const std::string_view text = f->value;
+// The characters of a JSON string written without escapes ("abc" -> abc);
+// nullopt for anything else, which then needs the parser.
+std::optional<std::string_view> unescaped_string(std::string_view text) {
   if (text.size() < 2 || text.front() != '"' || text.back() != '"') return std::nullopt;
   const std::string_view inner = text.substr(1, text.size() - 2);
   if (inner.find_first_of("\\\"") != std::string_view::npos) return std::nullopt;
   return inner;
+}
+
+// What read_string_field answers, without a copy, when the field is present
+// and unescaped; nullopt: ask read_string_field.
+std::optional<std::string_view> plain_string_field(const crdt::record& state, std::string_view name) {
+  const crdt::field_entry* f = state.find(name);
+  if (!f || f->absent()) return std::nullopt;
+  return unescaped_string(f->value);
 }
 
 // "kind/<id>" when the field holds a valid id; empty otherwise.
@@ -206,9 +211,7 @@ std::optional<std::string> read_string_field(const crdt::record& state, std::str
   const crdt::field_entry* f = state.find(name);
   if (!f || f->absent()) return std::nullopt;
   const std::string_view text = f->value;
-  if (text.size() >= 2 && text.front() == '"' && text.back() == '"' &&
-      text.substr(1, text.size() - 2).find_first_of("\\\"") == std::string_view::npos)
-    return std::string(text.substr(1, text.size() - 2));
+  if (const auto plain = unescaped_string(text)) return std::string(*plain);
   const json v = json::parse(text, nullptr, false);
   if (!v.is_string()) return std::nullopt;
   return v.get<std::string>();

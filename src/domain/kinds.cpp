@@ -6,21 +6,11 @@ namespace horao::domain {
 namespace {
 
 constexpr std::array<kind_info, 15> kinds{{
-    {"datacenters", "datacenter"},
-    {"cabinets", "cabinet"},
-    {"chassis", "chassis"},
-    {"blades", "blade"},
-    {"nodes", "node"},
-    {"servers", "server"},
-    {"switches", "switch"},
-    {"routers", "router"},
-    {"firewalls", "firewall"},
-    {"disks", "disk"},
-    {"networks", "network"},
-    {"vms", "vm"},
-    {"tenants", "tenant"},
-    {"reservations", "reservation"},
-    {"maintenances", "maintenance"},
+    {"datacenters", "datacenter"}, {"cabinets", "cabinet"},     {"chassis", "chassis"},
+    {"blades", "blade"},           {"nodes", "node"},           {"servers", "server"},
+    {"switches", "switch"},        {"routers", "router"},       {"firewalls", "firewall"},
+    {"disks", "disk"},             {"networks", "network"},     {"vms", "vm"},
+    {"tenants", "tenant"},         {"reservations", "reservation"}, {"maintenances", "maintenance"},
 }};
 
 // [A-Za-z0-9._-] as a table: every id of every request goes through it.
@@ -39,9 +29,7 @@ bool id_char(char c) {
 
 }  // namespace
 
-std::span<const kind_info> all_kinds() {
-  return kinds;
-}
+std::span<const kind_info> all_kinds() { return kinds; }
 
 const kind_info* find_collection(std::string_view collection) {
   for (const auto& k : kinds)

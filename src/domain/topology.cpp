@@ -4,7 +4,6 @@
 #include <limits>
 #include <memory>
 #include <stdexcept>
-#include <utility>
 
 #include "horao/store/record_store.hpp"
 
@@ -183,16 +182,15 @@ std::uint32_t topology::node_table::allocate() {
 }
 
 void topology::node_table::step() {
-  if (drain_.active()) drain_.step(is_empty, [this](const slot& s) { place(slots_, s); });
+  drain_.step(is_empty, into_slots());
 }
 
 void topology::node_table::grow() {
   // Twice the slots; the old ones drain into them over the next inserts and
   // erases instead of stopping this write.
-  if (drain_.active()) drain_.finish(is_empty, [this](const slot& s) { place(slots_, s); });
   const std::size_t count = std::max<std::size_t>(16, slots_.size() * 2);
   if (count > (std::size_t{1} << 32)) throw std::length_error("topology: table too large");
-  drain_.start(std::exchange(slots_, store::slot_vector<slot>(count)), size_, is_empty);
+  drain_.grow(slots_, count, size_, is_empty, into_slots());
 }
 
 void topology::node_table::rehash(std::size_t slot_count) {
@@ -201,7 +199,7 @@ void topology::node_table::rehash(std::size_t slot_count) {
   old.swap(slots_);
   for (const slot& s : old)
     if (s.index != empty) place(slots_, s);
-  drain_.finish(is_empty, [this](const slot& s) { place(slots_, s); });
+  drain_.finish(is_empty, into_slots());
 }
 
 void topology::node_table::place(store::slot_vector<slot>& slots, slot s) {

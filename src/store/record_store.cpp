@@ -7,7 +7,6 @@
 #include <new>
 #include <stdexcept>
 #include <type_traits>
-#include <utility>
 
 #include "id_index.hpp"
 
@@ -17,9 +16,9 @@ struct record_store::node {
   enum class indexed : std::uint8_t { no, pending, sorted };
 
   stored_record entry;
-  kind_index* kind;  // the kind of the key, looked up once
+  kind_index* kind;          // the kind of the key, looked up once
   std::uint32_t key_size;
-  std::uint16_t id_offset;  // where the id starts in the key
+  std::uint16_t id_offset;   // where the id starts in the key
   indexed in_index = indexed::no;
   std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
   std::string_view id() const { return key().substr(id_offset); }
@@ -33,9 +32,10 @@ struct record_store::node {
 // full transfer, recovery from Redis) costs one sort instead of a search
 // with a cache miss per level for each record.
 struct record_store::kind_index {
-  id_index<node> sorted;  // live records and lazily erased dead ones
-  std::deque<node*>
-      pending;  // came alive since the last flush, any order (a deque: never copied when it grows)
+  id_index<node> sorted;        // live records and lazily erased dead ones
+  // Came alive since the last flush, any order; a deque, so that it is never
+  // copied at once when it grows (a million records after a recovery).
+  std::deque<node*> pending;
   std::size_t alive = 0;
   std::size_t dead_in_sorted = 0;
   crdt::hash128 digest;
@@ -129,7 +129,7 @@ void record_store::key_table::place(slot_vector<slot>& slots, const slot& s) {
 }
 
 void record_store::key_table::step() {
-  if (drain_.active()) drain_.step(is_empty, [this](const slot& s) { place(slots_, s); });
+  drain_.step(is_empty, into_slots());
 }
 
 void record_store::key_table::insert(node* n, std::uint64_t hash) {
@@ -177,9 +177,7 @@ bool record_store::key_table::erase_in(slot_vector<slot>& slots, std::string_vie
 void record_store::key_table::grow() {
   // Twice the slots; the old ones drain into them over the next inserts and
   // erases (store/draining_slots.hpp) instead of stopping this write.
-  if (drain_.active()) drain_.finish(is_empty, [this](const slot& s) { place(slots_, s); });
-  const std::size_t capacity = std::max<std::size_t>(16, slots_.size() * 2);
-  drain_.start(std::exchange(slots_, slot_vector<slot>(capacity)), size_, is_empty);
+  drain_.grow(slots_, std::max<std::size_t>(16, slots_.size() * 2), size_, is_empty, into_slots());
 }
 
 // ---- store ----------------------------------------------------------------------
@@ -373,8 +371,9 @@ void record_store::for_each_alive(
   // Logically const: sorting the pending records in changes no answer.
   kind_index& index = *k->second;
   index.flush();
-  index.sorted.visit_after(
-      after, [&](const node* n) { return !n->entry.state.alive() || visit(n->id(), n->entry); });
+  index.sorted.visit_after(after, [&](const node* n) {
+    return !n->entry.state.alive() || visit(n->id(), n->entry);
+  });
 }
 
 std::size_t record_store::count_alive(std::string_view kind) const {

@@ -23,7 +23,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
-#include <utility>
 #include <vector>
 
 #include "horao/store/draining_slots.hpp"
@@ -133,23 +132,21 @@ class pointer_table {
     slots[hole] = Slot{};
     return true;
   }
-  void step() {
-    if (drain_.active()) drain_.step(is_empty, [this](const Slot& s) { place(slots_, s.key) = s; });
+  // Where a drained slot goes: into the current slots.
+  auto into_slots() {
+    return [this](const Slot& s) { place(slots_, s.key) = s; };
   }
+  void step() { drain_.step(is_empty, into_slots()); }
   // Twice the slots; the old ones drain into them on the next inserts and
   // erases (store/draining_slots.hpp) instead of all at once.
-  void grow() {
-    if (drain_.active()) drain_.finish(is_empty, [this](const Slot& s) { place(slots_, s.key) = s; });
-    const std::size_t capacity = slots_.empty() ? 8 : slots_.size() * 2;
-    drain_.start(std::exchange(slots_, store::slot_vector<Slot>(capacity)), size_, is_empty);
-  }
-  // All at once, for a reserve or a shrink: the drain ends first.
+  void grow() { drain_.grow(slots_, slots_.empty() ? 8 : slots_.size() * 2, size_, is_empty, into_slots()); }
+  // All at once, for a reserve or a shrink; a drain still active ends too.
   void rehash(std::size_t capacity) {
     store::slot_vector<Slot> old(capacity);
     old.swap(slots_);
     for (const Slot& s : old)
       if (s.key != nullptr) place(slots_, s.key) = s;
-    drain_.finish(is_empty, [this](const Slot& s) { place(slots_, s.key) = s; });
+    drain_.finish(is_empty, into_slots());
   }
 
   store::slot_vector<Slot> slots_;     // a power of two in size, or empty

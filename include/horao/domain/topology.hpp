@@ -235,6 +235,9 @@ class topology {
     // The erased slot's index (node index + 1), or `empty` when n is not in `slots`.
     std::uint32_t erase_in(store::slot_vector<slot>& slots, const node* n, std::uint32_t hash) const;
     static void place(store::slot_vector<slot>& slots, slot s);  // s's node must be absent
+    auto into_slots() {                                          // where a drained slot goes
+      return [this](const slot& s) { place(slots_, s); };
+    }
     std::uint32_t allocate();
     void step();
     void grow();

@@ -12,8 +12,9 @@
 //
 // How the table uses it: find looks in its slots, then (while active()) in
 // old(); erase does the same (and calls erased() when it erased from old());
-// an insert calls step() first, then inserts into its slots only; for_each
-// visits both; a bulk rebuild (reserve) calls finish() first.
+// an insert calls step() first, then grow() when its slots are full, then
+// inserts into its slots only; for_each visits both; a rebuild all at once
+// (reserve) calls finish() after moving its own slots.
 //
 // Invariants:
 //  * draining moves whole probe runs (maximal sequences of occupied slots):
@@ -128,6 +129,15 @@ class draining_slots {
     while (!is_empty(old_[first_empty])) ++first_empty;
     next_ = after(first_empty);
     left_ = old_.size();
+  }
+
+  // Replaces the table's `slots` by `count` empty ones and starts draining
+  // the old ones; a drain still active is finished first, into `slots`.
+  // `entries`: all the table holds.
+  template <typename IsEmpty, typename Move>
+  void grow(slot_vector<Slot>& slots, std::size_t count, std::size_t entries, IsEmpty is_empty, Move move) {
+    finish(is_empty, move);
+    start(std::exchange(slots, slot_vector<Slot>(count)), entries, is_empty);
   }
 
   // Moves probe runs to the table (`move(slot)`, which inserts it there)

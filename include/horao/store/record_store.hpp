@@ -53,9 +53,9 @@ namespace horao::store {
 
 struct stored_record {
   crdt::record state;
-  std::uint64_t seq = 0;     // local sequence of the newest change
-  crdt::hash128 hash;        // hash_record(key, state)
-  crdt::node_id origin = 0;  // the node whose change made this state (self for local writes)
+  std::uint64_t seq = 0;      // local sequence of the newest change
+  crdt::hash128 hash;         // hash_record(key, state)
+  crdt::node_id origin = 0;   // the node whose change made this state (self for local writes)
 };
 
 // What subscribers see after a change.
@@ -124,9 +124,9 @@ class record_store {
   std::size_t count_alive(std::string_view kind) const;
   std::vector<std::pair<std::string, std::size_t>> alive_counts() const;
   // Visits changes with seq > `since` in sequence order until `visit` returns false.
-  void changes_since(
-      std::uint64_t since,
-      const std::function<bool(std::uint64_t seq, std::string_view key, const stored_record&)>& visit) const;
+  void changes_since(std::uint64_t since,
+                     const std::function<bool(std::uint64_t seq, std::string_view key, const stored_record&)>&
+                         visit) const;
   // The oldest sequence the change log can still replay from without a gap:
   // changes_since(s) is complete for every s >= oldest_replayable().
   std::uint64_t oldest_replayable() const { return purged_up_to_; }
@@ -146,7 +146,7 @@ class record_store {
     std::uint64_t next = 0;   // resume with after = next
     std::size_t scanned = 0;  // change-log entries looked at
     std::size_t purged = 0;
-    bool finished = false;  // reached the end of the change log
+    bool finished = false;    // reached the end of the change log
   };
   // One bounded step of a pass over the change log: looks at no more than
   // `max_scan` entries with a sequence > `after` and drops the dead records
@@ -211,6 +211,9 @@ class record_store {
     static node* find_in(const slot_vector<slot>& slots, std::string_view key, std::uint64_t hash);
     static void place(slot_vector<slot>& slots, const slot& s);  // s's key must be absent
     static bool erase_in(slot_vector<slot>& slots, std::string_view key, std::uint64_t hash);
+    auto into_slots() {  // where a drained slot goes
+      return [this](const slot& s) { place(slots_, s); };
+    }
     void step();
     void grow();
     slot_vector<slot> slots_;
